@@ -1,0 +1,98 @@
+#!/usr/bin/env bun
+// The one entrypoint: argv -> serve() or connect(), and exit codes. Nothing else lives here.
+
+import { cac, type CAC } from 'cac';
+import { runClient } from './client/run.ts';
+import { startServer } from './server/server.ts';
+import { stderrLogger } from './util/log.ts';
+import { versionLine } from './version.ts';
+
+/** Exit code for a bad command line (SPEC "Command line"). */
+const USAGE = 2;
+
+class UsageError extends Error {}
+
+function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const text = String(value);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
+    throw new UsageError(`<${name}> must be ${range}, not "${text}"`);
+  }
+  return n;
+}
+
+function buildCli(): CAC {
+  const cli = cac('chat');
+  cli
+    .command('serve <port> <block_duration> <timeout>', 'Run the chat server (durations in seconds)')
+    .option('--host <addr>', 'Address to listen on', { default: '0.0.0.0' })
+    .option('--credentials <file>', 'Account file, one "username password" a line', { default: './credentials.txt' })
+    .option('--db <file>', 'Database file for offline messages and blocks (:memory: for none)', { default: './chat.db' })
+    .option('--no-register', 'Refuse usernames that have no account')
+    .example('chat serve 5000 60 300')
+    .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
+      const server = await startServer({
+        port: wholeNumber(port, 'port', 0, 65535),
+        blockDurationMs: wholeNumber(blockDuration, 'block_duration', 1) * 1000,
+        timeoutMs: wholeNumber(timeout, 'timeout', 1) * 1000,
+        host: String(options.host),
+        credentials: String(options.credentials),
+        db: String(options.db),
+        register: options.register !== false,
+        log: stderrLogger,
+      });
+      console.log(`chat server listening on ${server.hostname}:${server.port}`);
+      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})`);
+      const shutdown = (signal: string) => {
+        stderrLogger(`${signal}: shutting down`);
+        void server.stop().then(() => process.exit(0));
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+  cli
+    .command('connect <port>', 'Log in to a chat server and chat')
+    .option('--host <addr>', 'Server address', { default: '127.0.0.1' })
+    .option('--p2p-port <port>', 'Port for private chats to listen on (0: any free port)', { default: 0 })
+    .option('--json', 'One JSON object a line on stdout, for scripts and bots')
+    .example('chat connect 5000')
+    .action(async (port: string, options: Record<string, unknown>) => {
+      const code = await runClient({
+        port: wholeNumber(port, 'port', 1, 65535),
+        host: String(options.host),
+        p2pPort: wholeNumber(options.p2pPort, 'p2p-port', 0, 65535),
+        json: options.json === true,
+      });
+      process.exit(code);
+    });
+  cli.help();
+  return cli;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    console.log(versionLine());
+    return;
+  }
+  const cli = buildCli();
+  try {
+    cli.parse(argv, { run: false });
+    if (cli.options.help || cli.options.h) return;
+    if (!cli.matchedCommand) {
+      throw new UsageError(args.length === 0 ? 'missing command' : `unknown command "${args[0]}"`);
+    }
+    await cli.runMatchedCommand();
+  } catch (err) {
+    const usage = err instanceof UsageError || (err as Error).name === 'CACError';
+    const command = cli.matchedCommand;
+    console.error(`chat: ${(err as Error).message}`);
+    if (usage) {
+      console.error(command ? `Usage: chat ${command.rawName} [options]  (chat ${command.name} --help for more)` : 'Usage: chat serve <port> <block_duration> <timeout> | chat connect <port>  (chat --help for more)');
+    }
+    process.exit(usage ? USAGE : 1);
+  }
+}
+
+await main(process.argv);

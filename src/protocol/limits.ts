@@ -1,0 +1,12 @@
+// Wire limits shared by server, client and peers (documented in docs/PROTOCOL.md).
+
+/** Longest line accepted, in bytes, not counting the LF. A longer one closes the connection. */
+export const MAX_LINE_BYTES = 8192;
+/** Longest message or broadcast text, in characters (code points). */
+export const MAX_TEXT_CHARS = 2000;
+/** Longest username, in characters. */
+export const MAX_NAME_CHARS = 32;
+/** Longest password, in characters. */
+export const MAX_PASSWORD_CHARS = 128;
+/** Longest request tag (`#tag`), in characters. */
+export const MAX_TAG_CHARS = 16;

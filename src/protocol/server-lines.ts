@@ -1,0 +1,90 @@
+// Lines from the server: one JSON object a line, each with a `type`. Types, encoders, decoder; no I/O.
+// Replies (`ok`, `error`) carry `re` when the request had a tag; every other type is an event.
+
+import { ErrorCode, ProtocolError } from './errors.ts';
+
+/** A reply to a request. `code` says which outcome; extra fields depend on it (docs/PROTOCOL.md). */
+export interface OkLine {
+  type: 'ok';
+  re?: string;
+  code: string;
+  text?: string;
+  [field: string]: unknown;
+}
+
+export interface ErrorLine {
+  type: 'error';
+  re?: string;
+  code: ErrorCode;
+  text: string;
+}
+
+/** A routed message. `offline` is set when it was stored while the recipient was away. */
+export interface MessageLine {
+  type: 'message' | 'broadcast';
+  id: number;
+  from: string;
+  /** When the server accepted it, in milliseconds since the epoch. */
+  at: number;
+  body: string;
+  offline?: true;
+}
+
+export interface PresenceLine {
+  type: 'presence';
+  user: string;
+  online: boolean;
+}
+
+/** The server is closing the connection; `code` says why (logout, timeout, locked, shutdown, …). */
+export interface ByeLine {
+  type: 'bye';
+  code: string;
+  text: string;
+}
+
+export interface PrivateLine {
+  type: 'private-request' | 'private-accepted' | 'private-declined' | 'private-lapsed' | 'private-closed';
+  user: string;
+  /** private-accepted: where to connect and what to present. */
+  host?: string;
+  port?: number;
+  token?: string;
+  /** private-closed, private-lapsed: why (stopped, no answer, logout, timeout, disconnected). */
+  reason?: string;
+}
+
+export type ServerLine = OkLine | ErrorLine | MessageLine | PresenceLine | ByeLine | PrivateLine;
+
+/** One line with its LF. */
+export function encodeLine(line: ServerLine): string {
+  return `${JSON.stringify(line)}\n`;
+}
+
+/** Hot path: a message or broadcast line without building an object first. */
+export function encodeMessage(type: 'message' | 'broadcast', id: number, from: string, at: number, body: string, offline = false): string {
+  const tail = offline ? ',"offline":true}\n' : '}\n';
+  return `{"type":"${type}","id":${id},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
+}
+
+export function okLine(re: string | undefined, code: string, fields: Record<string, unknown> = {}): string {
+  return encodeLine(re === undefined ? { type: 'ok', code, ...fields } : { type: 'ok', re, code, ...fields });
+}
+
+export function errorLine(re: string | undefined, code: ErrorCode, text: string): string {
+  return encodeLine(re === undefined ? { type: 'error', code, text } : { type: 'error', re, code, text });
+}
+
+/** Parses a server line (without LF). Throws ProtocolError when it is not a JSON object with a type. */
+export function parseServerLine(line: string): ServerLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ProtocolError(ErrorCode.Usage, 'The server sent a line that is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') {
+    throw new ProtocolError(ErrorCode.Usage, 'The server sent a line without a type');
+  }
+  return value as ServerLine;
+}

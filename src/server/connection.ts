@@ -1,0 +1,69 @@
+// One client connection: its line splitter, its outbox, where it is in logging in, and its session.
+
+import type { Socket } from 'bun';
+import { LineSplitter, type Line } from '../protocol/line-splitter.ts';
+import { encodeLine } from '../protocol/server-lines.ts';
+import { Outbox, type TurnFlusher } from './outbox.ts';
+import type { Session } from './session.ts';
+
+/** Why a connection ended; decides what the session's peers and the log are told. */
+export type CloseReason = 'logout' | 'timeout' | 'locked' | 'disconnected' | 'overflow' | 'line-too-long' | 'flood' | 'shutdown';
+
+export class Conn {
+  readonly splitter = new LineSplitter();
+  readonly outbox: Outbox;
+  /** The username given to `login`, waiting for `password`. */
+  pendingUser: string | undefined;
+  /** True when pendingUser has no account yet (AUTH-3). */
+  newAccount = false;
+  session: Session | undefined;
+  /** An async handler (password check) is running; later lines wait in `waiting`. */
+  busy = false;
+  readonly waiting: Line[] = [];
+  closeReason: CloseReason | undefined;
+  closed = false;
+
+  constructor(
+    readonly socket: Socket<Conn>,
+    /** The peer's IP address, IPv4-mapped IPv6 turned back into IPv4. */
+    readonly address: string,
+    flusher: TurnFlusher,
+    outboxLimit: number,
+  ) {
+    this.outbox = new Outbox(socket, flusher, outboxLimit, () => this.abort('overflow'));
+  }
+
+  send(line: string): void {
+    this.outbox.push(line);
+  }
+
+  /** Says why (a `bye` or error line already encoded), writes what is queued, and closes. */
+  close(reason: CloseReason, lastLine?: string): void {
+    if (this.closed) return;
+    this.closeReason ??= reason;
+    if (lastLine) this.outbox.push(lastLine);
+    this.outbox.flush();
+    this.outbox.close();
+    this.closed = true;
+    this.socket.end();
+  }
+
+  /** Closes with a `bye` line carrying `code` and `text`. */
+  bye(reason: CloseReason, text: string): void {
+    this.close(reason, encodeLine({ type: 'bye', code: reason, text }));
+  }
+
+  /** Drops the connection without writing more (a reader that fell too far behind). */
+  abort(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closeReason ??= reason;
+    this.closed = true;
+    this.outbox.close();
+    this.socket.terminate();
+  }
+}
+
+/** `::ffff:1.2.3.4` -> `1.2.3.4`, so one host has one key whichever way it connected. */
+export function normaliseAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,115 @@
+// From a received line to a handler: one table of handlers, and one dispatcher that checks what
+// the protocol's command table declares (phase, arguments) before any handler runs.
+
+import { COMMANDS, usageOf, type Verb } from '../protocol/commands.ts';
+import { ChatError, ErrorCode, ProtocolError } from '../protocol/errors.ts';
+import { INVALID_UTF8, type Line } from '../protocol/line-splitter.ts';
+import { isBlank, parseRequest, tagOf, type Request } from '../protocol/request.ts';
+import { errorLine } from '../protocol/server-lines.ts';
+import { login, makePasswordHandler, type Registrar } from './auth.ts';
+import { block, unblock } from './blocking.ts';
+import type { Conn } from './connection.ts';
+import { Context, type HandlerTable } from './context.ts';
+import { ack, broadcast, message } from './messaging.ts';
+import { whoelse, whoelsesince } from './presence.ts';
+import { accept, decline, p2pport, startprivate, stopprivate } from './private.ts';
+import { touch } from './session.ts';
+import type { ServerState } from './state.ts';
+
+/** Lines a connection may send while its password is being checked. */
+const MAX_WAITING_LINES = 32;
+
+export function makeHandlers(register: Registrar): HandlerTable {
+  return {
+    login,
+    password: makePasswordHandler(register),
+    message,
+    broadcast,
+    whoelse,
+    whoelsesince,
+    block,
+    unblock,
+    startprivate,
+    accept,
+    decline,
+    stopprivate,
+    logout,
+    help,
+    p2pport,
+    active: () => {},
+    ack,
+  };
+}
+
+// logout
+function logout(ctx: Context): void {
+  ctx.ok('bye', { text: `Goodbye, ${ctx.user}` });
+  ctx.conn.close('logout');
+}
+
+// help
+function help(ctx: Context): void {
+  const phase = ctx.conn.session ? 'session' : 'login';
+  const commands = Object.entries(COMMANDS)
+    .filter(([, spec]) => spec.phase === phase || spec.phase === 'any')
+    .map(([verb, spec]) => ({ usage: usageOf(verb, spec.args), summary: spec.summary }));
+  ctx.ok('help', { commands, text: commands.map((c) => c.usage).join('\n') });
+}
+
+/** Handles one line from `conn`. Never throws: every failure becomes an error reply. */
+export function handleLine(state: ServerState, handlers: HandlerTable, conn: Conn, line: Line): void {
+  if (conn.closed) return;
+  if (conn.busy) {
+    if (conn.waiting.push(line) > MAX_WAITING_LINES) conn.close('flood', errorLine(undefined, ErrorCode.Busy, 'Too many lines before the last one was answered'));
+    return;
+  }
+  if (line !== INVALID_UTF8 && isBlank(line)) return;
+  let request: Request;
+  try {
+    if (line === INVALID_UTF8) throw new ProtocolError(ErrorCode.BadUtf8, 'The line is not valid UTF-8');
+    request = parseRequest(line);
+  } catch (err) {
+    // A line that does not parse is still a command the user typed (SESS-1).
+    if (conn.session) touch(state, conn.session);
+    const e = err as ProtocolError;
+    conn.send(errorLine(tagOf(err), e.code ?? ErrorCode.Internal, e.message));
+    return;
+  }
+  run(state, handlers, conn, request);
+}
+
+function run(state: ServerState, handlers: HandlerTable, conn: Conn, { tag, verb, args }: Request): void {
+  const spec = COMMANDS[verb];
+  const ctx = new Context(state, conn, tag);
+  if (conn.session && spec.activity) touch(state, conn.session);
+  const refusal = phaseError(verb, !!conn.session);
+  if (refusal) return ctx.error(refusal.code, refusal.message);
+  let result: void | Promise<void>;
+  try {
+    result = handlers[verb](ctx, args);
+  } catch (err) {
+    return fail(state, ctx, err);
+  }
+  if (!result) return;
+  conn.busy = true;
+  result
+    .catch((err: unknown) => fail(state, ctx, err))
+    .finally(() => {
+      conn.busy = false;
+      for (const line of conn.waiting.splice(0)) handleLine(state, handlers, conn, line);
+    });
+}
+
+function phaseError(verb: Verb, loggedIn: boolean): ChatError | undefined {
+  const { phase } = COMMANDS[verb];
+  if (phase === 'session' && !loggedIn) return new ChatError(ErrorCode.NotLoggedIn, 'Log in first: login <user>, then password <password>');
+  if (phase === 'login' && loggedIn) return new ChatError(ErrorCode.AlreadyLoggedIn, 'You are already logged in');
+  return undefined;
+}
+
+function fail(state: ServerState, ctx: Context, err: unknown): void {
+  if (ctx.conn.closed) return;
+  if (err instanceof ChatError || err instanceof ProtocolError) return ctx.error(err.code, err.message);
+  state.log(`error in a handler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  ctx.error(ErrorCode.Internal, 'Something went wrong on the server; the command was not carried out');
+}

@@ -1,0 +1,116 @@
+// Per-connection output: lines queue during an event-loop turn and leave in one write() per socket
+// per turn. Bun's write() takes what the kernel takes and drops the rest, so the unsent tail is kept
+// here and resent on drain. A reader that lets more than `limit` bytes pile up is cut off.
+
+/** The part of a Bun socket the outbox needs (a fake in unit tests). */
+export interface Sink {
+  write(data: string | Uint8Array): number;
+}
+
+/** Runs end-of-turn work: hooks first (the group commit), then every outbox written to this turn. */
+export class TurnFlusher {
+  private dirty: Outbox[] = [];
+  private scheduled = false;
+  private readonly hooks: (() => void)[] = [];
+
+  /** `hook` runs at the end of every turn in which anything was queued, before outboxes flush. */
+  beforeFlush(hook: () => void): void {
+    this.hooks.push(hook);
+  }
+
+  mark(outbox: Outbox): void {
+    this.dirty.push(outbox);
+    this.request();
+  }
+
+  /** Asks for an end-of-turn run even if no outbox is dirty (e.g. a store write is waiting). */
+  request(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  /** Does the end-of-turn work now (also used before a close, so the last lines go out). */
+  readonly run = (): void => {
+    this.scheduled = false;
+    for (const hook of this.hooks) hook();
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const outbox of dirty) outbox.flush();
+  };
+}
+
+export class Outbox {
+  private lines: string[] = [];
+  private queuedChars = 0;
+  /** Bytes the kernel did not take at the last write. */
+  private unsent: Uint8Array | null = null;
+  private marked = false;
+  private closed = false;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly flusher: TurnFlusher,
+    private readonly limit: number,
+    /** Called once when the queue passes the limit; the owner disconnects the reader. */
+    private readonly onOverflow: () => void,
+  ) {}
+
+  /** Queues one line (with its LF). Ignored once closed. */
+  push(line: string): void {
+    if (this.closed) return;
+    this.lines.push(line);
+    this.queuedChars += line.length;
+    if (this.queuedChars + (this.unsent?.length ?? 0) > this.limit) {
+      this.closed = true;
+      this.onOverflow();
+      return;
+    }
+    if (!this.marked) {
+      this.marked = true;
+      this.flusher.mark(this);
+    }
+  }
+
+  /** Bytes and characters waiting to be written. */
+  get pending(): number {
+    return this.queuedChars + (this.unsent?.length ?? 0);
+  }
+
+  /** Writes what is queued. Safe to call at any time, any number of times (drain may fire spuriously). */
+  flush(): void {
+    this.marked = false;
+    if (this.unsent) {
+      const n = this.sink.write(this.unsent);
+      if (n < 0) return this.drop();
+      if (n < this.unsent.length) {
+        this.unsent = this.unsent.subarray(n);
+        return;
+      }
+      this.unsent = null;
+    }
+    if (this.lines.length === 0) return;
+    const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
+    this.lines = [];
+    this.queuedChars = 0;
+    const n = this.sink.write(text);
+    if (n < 0) return this.drop();
+    // Most writes are ASCII and complete; only a short write pays for encoding the text.
+    if (n < text.length || n < Buffer.byteLength(text)) {
+      const bytes = Buffer.from(text);
+      if (n < bytes.length) this.unsent = bytes.subarray(n);
+    }
+  }
+
+  /** Stops accepting lines; what is queued can still be flushed. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private drop(): void {
+    this.lines = [];
+    this.queuedChars = 0;
+    this.unsent = null;
+    this.closed = true;
+  }
+}

@@ -1,0 +1,128 @@
+// The chat server: the one place that touches the listening socket. Everything else is in
+// ServerState (data), dispatch.ts (commands) and the store.
+
+import type { Socket, TCPSocketListener } from 'bun';
+import { ErrorCode } from '../protocol/errors.ts';
+import { LineTooLongError } from '../protocol/line-splitter.ts';
+import { MAX_LINE_BYTES } from '../protocol/limits.ts';
+import { errorLine } from '../protocol/server-lines.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import type { Store } from '../store/store.ts';
+import { Conn, normaliseAddress } from './connection.ts';
+import { CredentialsAppender, loadCredentials } from './credentials.ts';
+import { handleLine, makeHandlers } from './dispatch.ts';
+import { TurnFlusher } from './outbox.ts';
+import { hashPassword } from './passwords.ts';
+import { endSession } from './session.ts';
+import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
+
+export interface ServeOptions extends Partial<ServerConfig> {
+  port: number;
+  host?: string;
+  blockDurationMs: number;
+  timeoutMs: number;
+  /** Path of the credentials file (AUTH-1). */
+  credentials: string;
+  /** Path of the database, or `:memory:`. */
+  db: string;
+  log?: Logger;
+  clock?: () => number;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly hostname: string;
+  readonly state: ServerState;
+  /** Tells every client, flushes, closes sockets and the database. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const log = options.log ?? (() => {});
+  const credentials = await loadCredentials(options.credentials);
+  for (const problem of credentials.problems) log(problem);
+  let store: Store;
+  try {
+    store = new SqliteStore(options.db);
+  } catch (err) {
+    throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
+  }
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
+  const flusher = new TurnFlusher();
+  const state = new ServerState(config, store, credentials.accounts, options.clock, log, () => flusher.request());
+  flusher.beforeFlush(() => state.offline.flush());
+  const appender = new CredentialsAppender(options.credentials);
+  const handlers = makeHandlers(async (user, password) => {
+    const secret = await hashPassword(password);
+    await appender.append(user, secret);
+    return secret;
+  });
+
+  let listener: TCPSocketListener<Conn>;
+  try {
+    listener = Bun.listen<Conn>({
+      hostname: options.host ?? '0.0.0.0',
+      port: options.port,
+      socket: {
+        open(socket) {
+          socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
+        },
+        data(socket, chunk) {
+          const conn = socket.data;
+          let lines;
+          try {
+            lines = conn.splitter.push(chunk);
+          } catch (err) {
+            if (!(err instanceof LineTooLongError)) throw err;
+            conn.close('line-too-long', errorLine(undefined, ErrorCode.LineTooLong, `Line longer than ${MAX_LINE_BYTES} bytes; closing the connection`));
+            return;
+          }
+          for (const line of lines) handleLine(state, handlers, conn, line);
+        },
+        drain(socket) {
+          socket.data.outbox.flush();
+        },
+        close(socket) {
+          const conn = socket.data;
+          conn.closed = true;
+          conn.outbox.close();
+          if (conn.session) endSession(state, conn.session, conn.closeReason ?? 'disconnected');
+        },
+        error(socket, err) {
+          log(`connection error from ${socket.data?.address ?? '?'}: ${err.message}`);
+        },
+      },
+    });
+  } catch (err) {
+    store.close();
+    const code = (err as { code?: string }).code;
+    const where = `${options.host ?? '0.0.0.0'}:${options.port}`;
+    if (code === 'EADDRINUSE') throw new Error(`port ${options.port} is already in use (${where})`);
+    if (code === 'EACCES') throw new Error(`not allowed to listen on ${where}`);
+    throw new Error(`cannot listen on ${where}: ${(err as Error).message}`);
+  }
+
+  const ticker = setInterval(() => state.wheel.advance(state.now()), state.wheel.tickMs);
+  let stopping: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    hostname: listener.hostname,
+    state,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(ticker);
+        for (const session of [...state.sessions.values()]) {
+          session.conn.bye('shutdown', 'The server is shutting down');
+        }
+        flusher.run();
+        listener.stop(true);
+        // Close handlers may run later; end the sessions now (idempotent) so what they had
+        // not acknowledged is stored before the database closes.
+        for (const session of [...state.sessions.values()]) endSession(state, session, 'shutdown');
+        state.offline.flush();
+        store.close();
+      })();
+      return stopping;
+    },
+  };
+}

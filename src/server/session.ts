@@ -1,0 +1,99 @@
+// A logged-in user: from the welcome line to the end of the connection, however it ends.
+
+import type { StoredMessage } from '../store/store.ts';
+import type { TimerId } from '../util/timer-wheel.ts';
+import type { CloseReason, Conn } from './connection.ts';
+import { sendBacklog, requeueUnacked } from './messaging.ts';
+import { announce } from './presence.ts';
+import { closePrivateChats } from './private.ts';
+import type { ServerState } from './state.ts';
+
+/** Tells a sender what became of a message once that is known. */
+export type Outcome = (code: 'delivered' | 'stored' | 'failed', id: number, text?: string) => void;
+
+/** A routed message written to this connection and neither acknowledged nor stored yet. */
+export interface Unacked {
+  readonly msg: StoredMessage;
+  readonly sentAt: number;
+  readonly outcome?: Outcome;
+}
+
+export class Session {
+  lastActive: number;
+  inactivityTimer: TimerId;
+  ackTimer: TimerId | undefined;
+  /** In id order, which is the order they were written. */
+  readonly unacked = new Map<number, Unacked>();
+  /** Highest message id written to this connection. */
+  maxSentId = 0;
+  /** Highest id of this user's messages that sit in the store and were written here unacknowledged. */
+  storedUpTo = 0;
+  /** Highest id acknowledged. */
+  ackedUpTo = 0;
+  /** Port of the user's private-chat listener (P2P-1), once the client has said. */
+  p2pPort: number | undefined;
+  /** Users this one has an open private chat with. */
+  readonly privatePeers = new Set<string>();
+  /** Keys of pending private-chat requests this user made or received. */
+  readonly privateRequests = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly conn: Conn,
+    readonly loginAt: number,
+    inactivityTimer: TimerId,
+  ) {
+    this.lastActive = loginAt;
+    this.inactivityTimer = inactivityTimer;
+  }
+}
+
+/** Registers `user` as online on `conn`, sends the welcome, the stored messages, then tells the others (AUTH-6). */
+export function startSession(state: ServerState, conn: Conn, user: string, welcome: () => void): Session {
+  const now = state.now();
+  const session = new Session(user, conn, now, scheduleInactivity(state, conn, state.config.timeoutMs));
+  state.sessions.set(user, session);
+  state.lastSeen.delete(user);
+  state.failures.delete(user);
+  conn.session = session;
+  conn.pendingUser = undefined;
+  welcome();
+  sendBacklog(state, session);
+  announce(state, user, true);
+  state.log(`login ${user} from ${conn.address}`);
+  return session;
+}
+
+/** SESS-1: every command the user types counts as activity. */
+export function touch(state: ServerState, session: Session): void {
+  session.lastActive = state.now();
+}
+
+// The timer is not moved on every command: when it fires it checks lastActive and, if the user
+// was active since, sleeps again for the rest of the timeout. Activity itself costs one store.
+function scheduleInactivity(state: ServerState, conn: Conn, delayMs: number): TimerId {
+  return state.wheel.schedule(delayMs, () => {
+    const session = conn.session;
+    if (!session || conn.closed) return;
+    const idle = state.now() - session.lastActive;
+    if (idle >= state.config.timeoutMs) {
+      conn.bye('timeout', `Logged out after ${state.config.timeoutMs / 1000} s without activity`);
+    } else {
+      session.inactivityTimer = scheduleInactivity(state, conn, state.config.timeoutMs - idle);
+    }
+  });
+}
+
+/** Runs once when a logged-in connection closes, for any reason (SESS-4: a vanished client is a logout). */
+export function endSession(state: ServerState, session: Session, reason: CloseReason): void {
+  const { name } = session;
+  if (state.sessions.get(name) !== session) return;
+  state.wheel.cancel(session.inactivityTimer);
+  if (session.ackTimer !== undefined) state.wheel.cancel(session.ackTimer);
+  state.sessions.delete(name);
+  state.lastSeen.set(name, state.now());
+  requeueUnacked(state, session);
+  closePrivateChats(state, session, reason);
+  announce(state, name, false);
+  state.log(`logout ${name} (${reason})`);
+}

@@ -1,0 +1,104 @@
+// All server state in one place. Handlers reach it through their context, never through globals,
+// so every test builds its own. Nothing here knows about sockets.
+
+import type { Store } from '../store/store.ts';
+import { TimerWheel } from '../util/timer-wheel.ts';
+import { OfflineQueue } from './offline-queue.ts';
+import type { PrivateRequest } from './private.ts';
+import type { Session } from './session.ts';
+
+export interface ServerConfig {
+  /** AUTH-4: how long three wrong passwords lock a username. */
+  readonly blockDurationMs: number;
+  /** SESS-1: inactivity before the server logs a user out. */
+  readonly timeoutMs: number;
+  /** AUTH-3: whether unknown usernames may register. */
+  readonly register: boolean;
+  /** P2P-2: how long a private-chat request waits for an answer. */
+  readonly privateRequestMs: number;
+  /** A routed message not acknowledged this long is stored, so its sender can be told it is safe. */
+  readonly ackTimeoutMs: number;
+  /** Bytes a connection may have queued for it before it is cut off as a slow reader. */
+  readonly outboxLimit: number;
+}
+
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'> = {
+  register: true,
+  privateRequestMs: 60_000,
+  ackTimeoutMs: 10_000,
+  outboxLimit: 4 * 1024 * 1024,
+};
+
+export type Logger = (line: string) => void;
+
+/** Hands out message ids from ranges reserved in the store, so ids never repeat after a crash. */
+class IdAllocator {
+  private next = 0;
+  private end = 0;
+  constructor(
+    private readonly store: Store,
+    private readonly batch = 100_000,
+  ) {}
+  take(): number {
+    if (this.next >= this.end) {
+      this.next = this.store.reserveIds(this.batch);
+      this.end = this.next + this.batch;
+    }
+    return this.next++;
+  }
+}
+
+export class ServerState {
+  /** Online users by name. */
+  readonly sessions = new Map<string, Session>();
+  /** Consecutive wrong passwords per username (AUTH-4); cleared by a login or a lockout. */
+  readonly failures = new Map<string, number>();
+  /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
+  readonly lockedUntil = new Map<string, number>();
+  /** When each user now offline was last online; only since the server started (PRES-3). */
+  readonly lastSeen = new Map<string, number>();
+  /** blocker -> the users they block (BLK-*); mirrors the store. */
+  readonly blocks = new Map<string, Set<string>>();
+  /** Private-chat requests waiting for an answer, by requestKey(from, to) (P2P-2). */
+  readonly privateRequests = new Map<string, PrivateRequest>();
+  readonly wheel: TimerWheel;
+  readonly offline: OfflineQueue;
+  readonly ids: IdAllocator;
+  readonly startedAt: number;
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly store: Store,
+    /** username -> password or password hash, from the credentials file plus registrations. */
+    readonly accounts: Map<string, string>,
+    readonly clock: () => number = Date.now,
+    readonly log: Logger = () => {},
+    /** Arranges an end-of-turn flush (the server's TurnFlusher); tests flush by hand. */
+    requestFlush: () => void = () => {},
+  ) {
+    this.startedAt = clock();
+    this.wheel = new TimerWheel(this.startedAt);
+    this.offline = new OfflineQueue(store, requestFlush);
+    this.ids = new IdAllocator(store);
+    for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** True when `blocker` blocks `user`. */
+  isBlocking(blocker: string, user: string): boolean {
+    return this.blocks.get(blocker)?.has(user) ?? false;
+  }
+
+  blockSet(blocker: string): Set<string> {
+    let set = this.blocks.get(blocker);
+    if (!set) this.blocks.set(blocker, (set = new Set()));
+    return set;
+  }
+
+  isLocked(user: string): boolean {
+    return (this.lockedUntil.get(user) ?? 0) > this.now();
+  }
+}

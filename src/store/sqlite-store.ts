@@ -1,0 +1,111 @@
+// The Store on bun:sqlite in WAL mode. Each statement is prepared once; every write is a transaction,
+// so a crash (even kill -9) leaves either all of a commit or none of it.
+
+import { Database, type Statement } from 'bun:sqlite';
+import type { Ack, Store, StoredMessage } from './store.ts';
+
+/** Schema changes, in order. The database's user_version says how many have been applied. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE messages (
+     id        INTEGER PRIMARY KEY,
+     recipient TEXT    NOT NULL,
+     sender    TEXT    NOT NULL,
+     sent_at   INTEGER NOT NULL,
+     body      TEXT    NOT NULL
+   );
+   CREATE INDEX messages_by_recipient ON messages (recipient, id);
+   CREATE TABLE blocks (
+     blocker TEXT NOT NULL,
+     blocked TEXT NOT NULL,
+     PRIMARY KEY (blocker, blocked)
+   ) WITHOUT ROWID;
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface MessageRow {
+  id: number;
+  sender: string;
+  recipient: string;
+  sent_at: number;
+  body: string;
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database;
+  private readonly insert: Statement;
+  private readonly deleteUpTo: Statement;
+  private readonly selectFor: Statement<MessageRow, [string]>;
+  private readonly countForStmt: Statement<{ n: number }, [string]>;
+  private readonly commitTx: (inserts: readonly StoredMessage[], acks: readonly Ack[]) => void;
+
+  /** Opens (creating and migrating if needed) the database at `path`; `:memory:` for none. */
+  constructor(path: string) {
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.run('PRAGMA journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can lose the last ones.
+    this.db.run('PRAGMA synchronous = NORMAL');
+    this.db.run('PRAGMA busy_timeout = 5000');
+    this.migrate();
+    this.insert = this.db.prepare('INSERT INTO messages (id, recipient, sender, sent_at, body) VALUES (?, ?, ?, ?, ?)');
+    this.deleteUpTo = this.db.prepare('DELETE FROM messages WHERE recipient = ? AND id <= ?');
+    this.selectFor = this.db.prepare('SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ? ORDER BY id');
+    this.countForStmt = this.db.prepare('SELECT count(*) AS n FROM messages WHERE recipient = ?');
+    this.commitTx = this.db.transaction((inserts: readonly StoredMessage[], acks: readonly Ack[]) => {
+      for (const m of inserts) this.insert.run(m.id, m.to, m.from, m.at, m.body);
+      for (const a of acks) this.deleteUpTo.run(a.user, a.upTo);
+    });
+  }
+
+  private migrate(): void {
+    const { user_version: version } = this.db.query('PRAGMA user_version').get() as { user_version: number };
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`the database has schema version ${version}, newer than this program's ${SCHEMA_VERSION}`);
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.run(MIGRATIONS[v] as string);
+        this.db.run(`PRAGMA user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): void {
+    if (inserts.length > 0 || acks.length > 0) this.commitTx(inserts, acks);
+  }
+
+  messagesFor(user: string): StoredMessage[] {
+    return this.selectFor.all(user).map((r) => ({ id: r.id, from: r.sender, to: r.recipient, at: r.sent_at, body: r.body }));
+  }
+
+  countFor(user: string): number {
+    return this.countForStmt.get(user)?.n ?? 0;
+  }
+
+  blocks(): [string, string][] {
+    return this.db.query<{ blocker: string; blocked: string }, []>('SELECT blocker, blocked FROM blocks').all().map((r) => [r.blocker, r.blocked]);
+  }
+
+  addBlock(blocker: string, blocked: string): void {
+    this.db.run('INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)', [blocker, blocked]);
+  }
+
+  removeBlock(blocker: string, blocked: string): void {
+    this.db.run('DELETE FROM blocks WHERE blocker = ? AND blocked = ?', [blocker, blocked]);
+  }
+
+  reserveIds(count: number): number {
+    return this.db.transaction(() => {
+      const row = this.db.query<{ value: number }, []>("SELECT value FROM meta WHERE key = 'next_id'").get();
+      const maxStored = this.db.query<{ m: number | null }, []>('SELECT max(id) AS m FROM messages').get()?.m ?? 0;
+      const first = Math.max(row?.value ?? 1, maxStored + 1);
+      this.db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_id', ?)", [first + count]);
+      return first;
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,36 @@
+// What the server keeps across restarts: offline messages, block lists, the message-id counter.
+// The interface knows nothing of SQL; sqlite-store.ts is the implementation.
+
+export interface StoredMessage {
+  readonly id: number;
+  readonly from: string;
+  readonly to: string;
+  /** Milliseconds since the epoch, when the server accepted it. */
+  readonly at: number;
+  readonly body: string;
+}
+
+/** A cumulative acknowledgement: `user` has every message up to and including `upTo`. */
+export interface Ack {
+  readonly user: string;
+  readonly upTo: number;
+}
+
+export interface Store {
+  /** Inserts messages and applies acks in one durable transaction (group commit). */
+  commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): void;
+  /** The stored messages for `user`, oldest first. */
+  messagesFor(user: string): StoredMessage[];
+  /** How many messages wait for `user`. */
+  countFor(user: string): number;
+  /** Every block as [blocker, blocked]. */
+  blocks(): [string, string][];
+  addBlock(blocker: string, blocked: string): void;
+  removeBlock(blocker: string, blocked: string): void;
+  /**
+   * Reserves `count` message ids that no earlier run handed out and returns the first.
+   * Ids only grow, across restarts and crashes, so clients can drop duplicates by id.
+   */
+  reserveIds(count: number): number;
+  close(): void;
+}
