@@ -31,7 +31,6 @@ export function isBlank(line: string): boolean {
 
 /** Parses one line (without its LF). Throws ProtocolError; `err.tag` is set when the tag was read. */
 export function parseRequest(line: string): Request {
-  if (CONTROL.test(line)) throw new ProtocolError(ErrorCode.BadCharacters, 'Control characters are not allowed');
   let rest = line.trimStart();
   let tag: string | undefined;
   if (rest.startsWith('#')) {
@@ -39,6 +38,7 @@ export function parseRequest(line: string): Request {
     tag = tag.slice(1);
     if (!TAG.test(tag)) throw new ProtocolError(ErrorCode.BadTag, `A tag is # and 1 to ${MAX_TAG_CHARS} letters, digits, _ . or -`);
   }
+  if (CONTROL.test(rest)) throw withTag(new ProtocolError(ErrorCode.BadCharacters, 'Control characters are not allowed'), tag);
   const [verb, argText] = splitWord(rest);
   if (!isVerb(verb)) {
     const what = verb === '' ? 'Missing command' : `Unknown command "${clip(verb)}"`;

@@ -3,7 +3,7 @@
 import type { Socket } from 'bun';
 import { LineSplitter, type Line } from '../protocol/line-splitter.ts';
 import { encodeLine } from '../protocol/server-lines.ts';
-import { Outbox, type TurnFlusher } from './outbox.ts';
+import { Outbox, type TurnFlusher } from '../util/outbox.ts';
 import type { Session } from './session.ts';
 
 /** Why a connection ended; decides what the session's peers and the log are told. */

@@ -11,7 +11,7 @@ import type { Store } from '../store/store.ts';
 import { Conn, normaliseAddress } from './connection.ts';
 import { CredentialsAppender, loadCredentials } from './credentials.ts';
 import { handleLine, makeHandlers } from './dispatch.ts';
-import { TurnFlusher } from './outbox.ts';
+import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
 import { endSession } from './session.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';

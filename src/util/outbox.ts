@@ -1,6 +1,7 @@
-// Per-connection output: lines queue during an event-loop turn and leave in one write() per socket
-// per turn. Bun's write() takes what the kernel takes and drops the rest, so the unsent tail is kept
-// here and resent on drain. A reader that lets more than `limit` bytes pile up is cut off.
+// Per-socket output (server connections, the client, peers): lines queue during an event-loop
+// turn and leave in one write() per socket per turn. Bun's write() takes what the kernel takes and
+// drops the rest, so the unsent tail is kept here and resent on drain. A reader that lets more
+// than `limit` bytes pile up is cut off.
 
 /** The part of a Bun socket the outbox needs (a fake in unit tests). */
 export interface Sink {

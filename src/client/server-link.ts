@@ -1,0 +1,116 @@
+// The client's connection to the server: socket, framing, tagged requests and their replies.
+// Knows nothing about terminals; events go to `onEvent`.
+
+import type { Socket } from 'bun';
+import type { Verb } from '../protocol/commands.ts';
+import { LineSplitter, INVALID_UTF8 } from '../protocol/line-splitter.ts';
+import { formatRequest } from '../protocol/request.ts';
+import { parseServerLine, type ErrorLine, type OkLine, type ServerLine } from '../protocol/server-lines.ts';
+import { Outbox, TurnFlusher } from '../util/outbox.ts';
+
+export type Reply = OkLine | ErrorLine;
+
+export class ConnectionLost extends Error {
+  constructor() {
+    super('the connection to the server was lost');
+  }
+}
+
+interface LinkHandlers {
+  onEvent(line: ServerLine): void;
+  /** The connection ended (either side); `byServer` is false after close(). */
+  onClose(byServer: boolean): void;
+}
+
+export class ServerLink {
+  private readonly pending = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private readonly splitter = new LineSplitter(1 << 20);
+  private outbox!: Outbox;
+  private socket!: Socket<undefined>;
+  private nextTag = 1;
+  private closedByUs = false;
+  closed = false;
+
+  private constructor(private readonly handlers: LinkHandlers) {}
+
+  /** Connects; throws an Error with a one-line message when the server cannot be reached. */
+  static async open(host: string, port: number, handlers: LinkHandlers): Promise<ServerLink> {
+    const link = new ServerLink(handlers);
+    const flusher = new TurnFlusher();
+    try {
+      link.socket = await Bun.connect({
+        hostname: host,
+        port,
+        socket: {
+          data: (_socket, chunk) => link.receive(chunk),
+          drain: () => link.outbox.flush(),
+          close: () => link.lost(),
+          error: () => link.lost(),
+        },
+      });
+    } catch (err) {
+      throw new Error(`cannot reach the server at ${host}:${port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    }
+    link.outbox = new Outbox(link.socket, flusher, 64 << 20, () => link.socket.terminate());
+    return link;
+  }
+
+  /** Sends a request and resolves with its reply, ok or error. Rejects with ConnectionLost. */
+  request(verb: Verb, args: readonly (string | number)[] = []): Promise<Reply> {
+    if (this.closed) return Promise.reject(new ConnectionLost());
+    const tag = String(this.nextTag++);
+    this.outbox.push(formatRequest(verb, args, tag));
+    return new Promise((resolve, reject) => this.pending.set(tag, { resolve, reject }));
+  }
+
+  /** Sends a notification (ack, active): no reply comes. */
+  notify(verb: Verb, args: readonly (string | number)[] = []): void {
+    if (!this.closed) this.outbox.push(formatRequest(verb, args));
+  }
+
+  /** Requests still waiting for their reply. */
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    this.outbox.flush();
+    this.socket.end();
+  }
+
+  private receive(chunk: Uint8Array): void {
+    let lines;
+    try {
+      lines = this.splitter.push(chunk);
+    } catch {
+      this.socket.terminate();
+      return;
+    }
+    for (const raw of lines) {
+      if (raw === INVALID_UTF8 || raw === '') continue;
+      let line: ServerLine;
+      try {
+        line = parseServerLine(raw);
+      } catch {
+        continue;
+      }
+      const re = (line as Reply).re;
+      const waiter = re === undefined ? undefined : this.pending.get(re);
+      if (waiter && (line.type === 'ok' || line.type === 'error')) {
+        this.pending.delete(re as string);
+        waiter.resolve(line);
+      } else {
+        this.handlers.onEvent(line);
+      }
+    }
+  }
+
+  private lost(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const waiter of this.pending.values()) waiter.reject(new ConnectionLost());
+    this.pending.clear();
+    this.handlers.onClose(!this.closedByUs);
+  }
+}

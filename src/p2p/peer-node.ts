@@ -1,0 +1,187 @@
+// The client's private-chat sockets (P2P-1, P2P-3): a listener for peers that were given a token,
+// and outgoing connections to peers that accepted. Knows nothing of the server or the terminal.
+
+import type { Socket, TCPSocketListener } from 'bun';
+import { LineSplitter, INVALID_UTF8 } from '../protocol/line-splitter.ts';
+import { Outbox, TurnFlusher } from '../util/outbox.ts';
+import { formatPeerLine, parsePeerLine, TokenBook, type PeerLine } from './peer-protocol.ts';
+
+/** How long a new connection has to complete its handshake before it is dropped. */
+const HANDSHAKE_MS = 5_000;
+
+export type PeerCloseReason = 'stopped' | 'disconnected' | 'unreachable';
+
+export interface PeerEvents {
+  onOpen(user: string): void;
+  onMessage(user: string, text: string): void;
+  /** The chat ended from the other side or the network (not after a local close()). */
+  onClose(user: string, reason: PeerCloseReason): void;
+}
+
+interface Link {
+  /** The other user; unknown on an incoming connection until its hello checks out. */
+  user?: string;
+  open: boolean;
+  /** Closed by us: no onClose callback. */
+  quiet: boolean;
+  readonly splitter: LineSplitter;
+  outbox?: Outbox;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class PeerNode {
+  private readonly links = new Map<string, Socket<Link>>();
+  private readonly tokens = new TokenBook();
+  private readonly flusher = new TurnFlusher();
+  private listener!: TCPSocketListener<Link>;
+
+  private constructor(
+    private readonly me: string,
+    private readonly events: PeerEvents,
+  ) {}
+
+  /** Listens on `port` (0: any free port) on every interface. */
+  static listen(me: string, port: number, events: PeerEvents): PeerNode {
+    const node = new PeerNode(me, events);
+    const handlers = node.handlers(false);
+    try {
+      node.listener = Bun.listen<Link>({ hostname: '::', port, socket: handlers });
+    } catch {
+      node.listener = Bun.listen<Link>({ hostname: '0.0.0.0', port, socket: handlers });
+    }
+    return node;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** The server gave us `token` for `user`, whom we accepted: let them connect, once. */
+  expect(user: string, token: string): void {
+    this.tokens.expect(user, token, Date.now());
+  }
+
+  /** Connects to a peer that accepted us; ends in onOpen or onClose(user, 'unreachable'). */
+  connect(user: string, host: string, port: number, token: string): void {
+    Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: newLink(user) })
+      .then((socket) => {
+        socket.data.outbox = this.outboxFor(socket);
+        socket.data.timer = setTimeout(() => socket.terminate(), HANDSHAKE_MS);
+        this.send(socket, { kind: 'hello', user: this.me, token });
+      })
+      .catch(() => this.events.onClose(user, 'unreachable'));
+  }
+
+  isOpen(user: string): boolean {
+    return this.links.get(user)?.data.open ?? false;
+  }
+
+  /** Sends private text; false when there is no open chat with `user`. */
+  sendText(user: string, text: string): boolean {
+    const socket = this.links.get(user);
+    if (!socket?.data.open) return false;
+    this.send(socket, { kind: 'msg', text });
+    return true;
+  }
+
+  /** Closes the chat with `user` from this side; the peer gets `bye`. */
+  close(user: string): void {
+    this.tokens.forget(user);
+    const socket = this.links.get(user);
+    if (!socket) return;
+    this.links.delete(user);
+    socket.data.quiet = true;
+    if (socket.data.open) this.send(socket, { kind: 'bye' });
+    socket.data.outbox?.flush();
+    socket.end();
+  }
+
+  /** Closes every chat and the listener. */
+  stop(): void {
+    for (const user of [...this.links.keys()]) this.close(user);
+    this.listener.stop(true);
+  }
+
+  private send(socket: Socket<Link>, line: PeerLine): void {
+    socket.data.outbox?.push(formatPeerLine(line));
+  }
+
+  private outboxFor(socket: Socket<Link>): Outbox {
+    return new Outbox(socket, this.flusher, 4 << 20, () => socket.terminate());
+  }
+
+  private handlers(outgoing: boolean) {
+    return {
+      open: (socket: Socket<Link>) => {
+        if (outgoing) return;
+        // An incoming connection says nothing until it proves itself.
+        socket.data = newLink(undefined);
+        socket.data.outbox = this.outboxFor(socket);
+        socket.data.timer = setTimeout(() => socket.terminate(), HANDSHAKE_MS);
+      },
+      data: (socket: Socket<Link>, chunk: Uint8Array) => this.receive(socket, chunk),
+      drain: (socket: Socket<Link>) => socket.data?.outbox?.flush(),
+      close: (socket: Socket<Link>) => this.closed(socket),
+      error: () => {},
+    };
+  }
+
+  private receive(socket: Socket<Link>, chunk: Uint8Array): void {
+    const link = socket.data;
+    let lines;
+    try {
+      lines = link.splitter.push(chunk);
+    } catch {
+      return void socket.terminate();
+    }
+    for (const raw of lines) {
+      const line = raw === INVALID_UTF8 ? undefined : parsePeerLine(raw);
+      if (!line) return void socket.terminate();
+      if (!link.open) {
+        if (!this.handshake(socket, line)) return void socket.terminate();
+        continue;
+      }
+      if (line.kind === 'msg') this.events.onMessage(link.user as string, line.text);
+      else if (line.kind === 'bye') return void this.finish(socket, 'stopped');
+      else return void socket.terminate();
+    }
+  }
+
+  /** The first line on a connection: hello (incoming, token checked) or welcome (outgoing). */
+  private handshake(socket: Socket<Link>, line: PeerLine): boolean {
+    const link = socket.data;
+    if (link.user === undefined) {
+      if (line.kind !== 'hello' || !this.tokens.redeem(line.user, line.token, Date.now())) return false;
+      if (this.links.has(line.user)) return false;
+      link.user = line.user;
+      this.send(socket, { kind: 'welcome', user: this.me });
+    } else if (line.kind !== 'welcome' || line.user !== link.user) {
+      return false;
+    }
+    clearTimeout(link.timer);
+    link.open = true;
+    this.links.set(link.user, socket);
+    this.events.onOpen(link.user);
+    return true;
+  }
+
+  private finish(socket: Socket<Link>, reason: PeerCloseReason): void {
+    const link = socket.data;
+    if (!link || link.quiet) return;
+    link.quiet = true;
+    socket.end();
+    if (link.user === undefined) return;
+    if (this.links.get(link.user) === socket) this.links.delete(link.user);
+    // An outgoing connection that never opened never reached the peer.
+    this.events.onClose(link.user, link.open ? reason : 'unreachable');
+  }
+
+  private closed(socket: Socket<Link>): void {
+    clearTimeout(socket.data?.timer);
+    this.finish(socket, 'disconnected');
+  }
+}
+
+function newLink(user: string | undefined): Link {
+  return { user, open: false, quiet: false, splitter: new LineSplitter() };
+}

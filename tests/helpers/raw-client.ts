@@ -1,0 +1,163 @@
+// A protocol-level client for tests: sends raw lines, collects the server's JSON lines, and
+// waits for the line it expects (never sleeps).
+
+import type { Socket } from 'bun';
+import { INVALID_UTF8, LineSplitter } from '../../src/protocol/line-splitter.ts';
+import type { ServerLine } from '../../src/protocol/server-lines.ts';
+
+export type Line = ServerLine & Record<string, unknown>;
+
+const WAIT_MS = 3000;
+
+export class RawClient {
+  readonly lines: Line[] = [];
+  /** Every line received, as text, for tests about what crossed the wire. */
+  received = '';
+  private cursor = 0;
+  private nextTag = 1;
+  private readonly wakers = new Set<() => void>();
+  private socket!: Socket<undefined>;
+  isClosed = false;
+  /** Acknowledge messages as they arrive, as the real client does; tests of acks turn it off. */
+  autoAck = true;
+  readonly closed: Promise<void>;
+  private onClosed!: () => void;
+
+  private constructor() {
+    this.closed = new Promise((resolve) => (this.onClosed = resolve));
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    const client = new RawClient();
+    const splitter = new LineSplitter(1 << 26);
+    client.socket = await Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        data(_s, chunk) {
+          for (const line of splitter.push(chunk)) {
+            if (line === INVALID_UTF8) throw new Error('the server sent invalid UTF-8');
+            client.received += `${line}\n`;
+            if (!line) continue;
+            const parsed = JSON.parse(line) as Line;
+            client.lines.push(parsed);
+            if (client.autoAck && (parsed.type === 'message' || parsed.type === 'broadcast')) client.send(`ack ${parsed.id}`);
+          }
+          client.wakeAll();
+        },
+        close() {
+          client.isClosed = true;
+          client.onClosed();
+          client.wakeAll();
+        },
+        error() {},
+      },
+    });
+    return client;
+  }
+
+  /** Sends text as is (add the LF yourself). */
+  write(text: string | Uint8Array): number {
+    return this.socket.write(text);
+  }
+
+  send(line: string): void {
+    this.socket.write(`${line}\n`);
+  }
+
+  /** Sends `#n line` and resolves with the reply tagged n. */
+  async request(line: string): Promise<Line> {
+    const tag = `t${this.nextTag++}`;
+    this.send(`#${tag} ${line}`);
+    return this.waitFor((l) => l.re === tag, `the reply to "${line}"`);
+  }
+
+  /** The next line at or after the cursor that matches; moves the cursor past it. */
+  async waitFor(match: (line: Line) => boolean, what = 'a matching line', ms = WAIT_MS): Promise<Line> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      for (let i = this.cursor; i < this.lines.length; i++) {
+        const line = this.lines[i] as Line;
+        if (match(line)) {
+          this.cursor = i + 1;
+          return line;
+        }
+      }
+      if (this.isClosed) throw new Error(`connection closed while waiting for ${what}; got ${this.dump()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.dump()}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.wakers.add(wake);
+      });
+    }
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /** Waits for the next line of `type` (and code, if given). */
+  event(type: string, fields: Record<string, unknown> = {}): Promise<Line> {
+    return this.waitFor(
+      (l) => l.type === type && Object.entries(fields).every(([k, v]) => l[k] === v),
+      `${type} ${JSON.stringify(fields)}`,
+    );
+  }
+
+  /** Lines received so far that match (for checking that something did not arrive). */
+  seen(match: (line: Line) => boolean): Line[] {
+    return this.lines.filter(match);
+  }
+
+  async waitClosed(ms = WAIT_MS): Promise<void> {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`connection still open after ${ms} ms; got ${this.dump()}`)), ms));
+    await Promise.race([this.closed, timeout]);
+  }
+
+  /** Logs in with login/password and waits for the welcome. */
+  async login(user: string, password: string): Promise<Line> {
+    const first = await this.request(`login ${user}`);
+    if (first.type !== 'ok') throw new Error(`login ${user}: ${JSON.stringify(first)}`);
+    const reply = await this.request(`password ${password}`);
+    if (reply.code !== 'welcome') throw new Error(`password for ${user}: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  /** Drops the connection at once, as a killed client would. */
+  kill(): void {
+    this.socket.terminate();
+  }
+
+  private dump(): string {
+    return JSON.stringify(this.lines.slice(this.cursor)).slice(0, 1500);
+  }
+}
+
+/** Connects and logs in. */
+export async function loggedIn(port: number, user: string, password: string): Promise<RawClient> {
+  const client = await RawClient.connect(port);
+  await client.login(user, password);
+  return client;
+}
+
+export const PASSWORDS: Record<string, string> = {
+  hans: 'falcon*solo',
+  yoda: 'wise@!man',
+  vader: 'sithlord**',
+  leia: '$blasterpistol$',
+  luke: 'light==saber',
+};
+
+export function as(port: number, user: keyof typeof PASSWORDS | string): Promise<RawClient> {
+  return loggedIn(port, user, PASSWORDS[user] as string);
+}

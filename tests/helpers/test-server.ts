@@ -1,0 +1,74 @@
+// Real servers for tests: port 0 on loopback, a temporary credentials file, an in-memory or
+// temporary database, and (optionally) a fake clock that the test moves by hand.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../src/server/server.ts';
+
+export const SAMPLE_CREDENTIALS = `hans falcon*solo
+yoda wise@!man
+vader sithlord**
+leia $blasterpistol$
+luke light==saber
+`;
+
+/** A clock the test moves; `advance` also runs the server's timers that fell due. */
+export class FakeClock {
+  now = 1_700_000_000_000;
+  server: RunningServer | undefined;
+  readonly read = (): number => this.now;
+  advance(ms: number): void {
+    this.now += ms;
+    this.server?.state.wheel.advance(this.now);
+  }
+}
+
+export interface TestServerOptions {
+  credentials?: string;
+  /** A database file path; default a fresh file in the test's directory. */
+  db?: string;
+  dir?: string;
+  blockSeconds?: number;
+  timeoutSeconds?: number;
+  register?: boolean;
+  clock?: FakeClock;
+  ackTimeoutMs?: number;
+  privateRequestMs?: number;
+  outboxLimit?: number;
+}
+
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly port: number;
+  readonly dir: string;
+  readonly credentialsPath: string;
+  readonly dbPath: string;
+  stop(): Promise<void>;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'chat-test-'));
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dir = options.dir ?? tempDir();
+  const credentialsPath = join(dir, 'credentials.txt');
+  if (options.credentials !== undefined || !options.dir) writeFileSync(credentialsPath, options.credentials ?? SAMPLE_CREDENTIALS);
+  const dbPath = options.db ?? join(dir, 'chat.db');
+  const server = await startServer({
+    port: 0,
+    host: '127.0.0.1',
+    blockDurationMs: (options.blockSeconds ?? 60) * 1000,
+    timeoutMs: (options.timeoutSeconds ?? 300) * 1000,
+    credentials: credentialsPath,
+    db: dbPath,
+    register: options.register ?? true,
+    clock: options.clock?.read,
+    ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
+    ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
+    ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
+  });
+  if (options.clock) options.clock.server = server;
+  return { server, port: server.port, dir, credentialsPath, dbPath, stop: () => server.stop() };
+}

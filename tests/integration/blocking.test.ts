@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, test } from 'bun:test';
+import { as, RawClient } from '../helpers/raw-client.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+let server: TestServer;
+const clients: RawClient[] = [];
+async function user(name: string): Promise<RawClient> {
+  const c = await as(server.port, name);
+  clients.push(c);
+  return c;
+}
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.kill();
+  await server?.stop();
+});
+
+describe('BLK-1 block', () => {
+  test('confirms; errors for no such user, self, already blocked; the blocked user is never told', async () => {
+    server = await startTestServer();
+    const yoda = await user('yoda');
+    const hans = await user('hans');
+    expect(await yoda.request('block hans')).toMatchObject({ type: 'ok', code: 'blocked', user: 'hans' });
+    expect(await yoda.request('block nobody')).toMatchObject({ type: 'error', code: 'no-such-user' });
+    expect(await yoda.request('block yoda')).toMatchObject({ type: 'error', code: 'self' });
+    expect(await yoda.request('block hans')).toMatchObject({ type: 'error', code: 'already-blocked' });
+    await hans.request('whoelse');
+    expect(hans.received).not.toContain('block');
+  });
+
+  test('a user who is offline can be blocked', async () => {
+    server = await startTestServer();
+    const yoda = await user('yoda');
+    expect((await yoda.request('block leia')).code).toBe('blocked');
+  });
+});
+
+describe('BLK-2 what a block does', () => {
+  test('messages refused, broadcasts skip, no presence, hidden from whoelse and whoelsesince', async () => {
+    server = await startTestServer();
+    const yoda = await user('yoda');
+    await yoda.request('block hans');
+    const hans = await user('hans');
+    expect((await hans.request('message yoda hi')).code).toBe('blocked');
+    expect((await hans.request('broadcast all')).code).toBe('partial');
+    expect((await hans.request('whoelse')).users).toEqual([]);
+    await yoda.request('logout');
+    expect((await hans.request('whoelsesince 100')).users).toEqual([]);
+    const again = await user('yoda');
+    await hans.request('whoelse');
+    expect(hans.seen((l) => l.type === 'presence' && l.user === 'yoda')).toEqual([]);
+    await again.request('whoelse');
+    expect(again.seen((l) => l.type === 'broadcast')).toEqual([]);
+    // The blocker can still message the blocked user.
+    expect((await again.request('message hans from yoda')).code).toBe('delivered');
+  });
+});
+
+describe('BLK-3 unblock', () => {
+  test('confirms; errors for no such user, self, not blocked; messages flow again', async () => {
+    server = await startTestServer();
+    const yoda = await user('yoda');
+    const hans = await user('hans');
+    await yoda.request('block hans');
+    expect(await yoda.request('unblock hans')).toMatchObject({ type: 'ok', code: 'unblocked' });
+    expect(await yoda.request('unblock hans')).toMatchObject({ type: 'error', code: 'not-blocked' });
+    expect(await yoda.request('unblock nobody')).toMatchObject({ type: 'error', code: 'no-such-user' });
+    expect(await yoda.request('unblock yoda')).toMatchObject({ type: 'error', code: 'self' });
+    expect((await hans.request('message yoda back again')).code).toBe('delivered');
+  });
+});

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, test } from 'bun:test';
+import { as, RawClient } from '../helpers/raw-client.ts';
+import { FakeClock, startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+let server: TestServer;
+const clients: RawClient[] = [];
+async function user(name: string): Promise<RawClient> {
+  const c = await as(server.port, name);
+  clients.push(c);
+  return c;
+}
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.kill();
+  await server?.stop();
+});
+
+/** Lines about `user`'s presence that `client` has received. */
+const presenceOf = (client: RawClient, name: string) => client.seen((l) => l.type === 'presence' && l.user === name);
+
+describe('PRES-1 login and logout are announced', () => {
+  test('every other online user is told, for each way of leaving', async () => {
+    const clock = new FakeClock();
+    server = await startTestServer({ clock, timeoutSeconds: 60 });
+    const yoda = await user('yoda');
+    const leia = await user('leia');
+    let hans = await user('hans');
+    await yoda.event('presence', { user: 'hans', online: true });
+    await leia.event('presence', { user: 'hans', online: true });
+    expect(presenceOf(hans, 'hans')).toEqual([]);
+    await hans.request('logout');
+    await yoda.event('presence', { user: 'hans', online: false });
+    hans = await user('hans');
+    hans.kill();
+    await yoda.event('presence', { user: 'hans', online: true });
+    await yoda.event('presence', { user: 'hans', online: false });
+    hans = await user('hans');
+    clock.advance(30_000);
+    await yoda.request('whoelse');
+    await leia.request('whoelse');
+    clock.advance(30_000);
+    await hans.waitClosed();
+    await leia.event('presence', { user: 'hans', online: false });
+  });
+
+  test('users whom the user has blocked are not told', async () => {
+    server = await startTestServer();
+    let hans = await user('hans');
+    await hans.request('block vader');
+    await hans.request('logout');
+    const vader = await user('vader');
+    const yoda = await user('yoda');
+    hans = await user('hans');
+    await yoda.event('presence', { user: 'hans', online: true });
+    await hans.request('logout');
+    await yoda.event('presence', { user: 'hans', online: false });
+    // vader's reply comes after anything queued for it before.
+    await vader.request('whoelse');
+    expect(presenceOf(vader, 'hans')).toEqual([]);
+    expect(presenceOf(hans, 'vader')).toEqual([]);
+  });
+});
+
+describe('PRES-2 whoelse', () => {
+  test('lists online users but the asker and those who block the asker', async () => {
+    server = await startTestServer();
+    const hans = await user('hans');
+    await user('yoda');
+    const leia = await user('leia');
+    expect((await hans.request('whoelse')).users).toEqual(['leia', 'yoda']);
+    await leia.request('block hans');
+    expect((await hans.request('whoelse')).users).toEqual(['yoda']);
+    // Blocking is one way: leia still sees hans.
+    expect((await leia.request('whoelse')).users).toEqual(['hans', 'yoda']);
+  });
+});
+
+describe('PRES-3 whoelsesince', () => {
+  test('online now or logged out within the window; not the asker; not those who block the asker', async () => {
+    const clock = new FakeClock();
+    server = await startTestServer({ clock });
+    const hans = await user('hans');
+    const yoda = await user('yoda');
+    await yoda.request('logout');
+    clock.advance(10_000);
+    const leia = await user('leia');
+    await leia.request('logout');
+    clock.advance(5_000);
+    await user('luke');
+    expect((await hans.request('whoelsesince 4')).users).toEqual(['luke']);
+    expect((await hans.request('whoelsesince 5')).users).toEqual(['leia', 'luke']);
+    expect((await hans.request('whoelsesince 15')).users).toEqual(['leia', 'luke', 'yoda']);
+    expect((await hans.request('whoelsesince 0')).users).toEqual(['luke']);
+    const vader = await user('vader');
+    await vader.request('block hans');
+    await vader.request('logout');
+    expect((await hans.request('whoelsesince 15')).users).toEqual(['leia', 'luke', 'yoda']);
+  });
+
+  test('a window longer than the uptime means since the server started', async () => {
+    const clock = new FakeClock();
+    server = await startTestServer({ clock });
+    const yoda = await user('yoda');
+    await yoda.request('logout');
+    clock.advance(1000);
+    const hans = await user('hans');
+    expect((await hans.request('whoelsesince 999999999')).users).toEqual(['yoda']);
+  });
+
+  test('the number must be a non-negative whole number', async () => {
+    server = await startTestServer();
+    const hans = await user('hans');
+    for (const bad of ['-5', '2.5', 'abc', '']) {
+      expect((await hans.request(`whoelsesince ${bad}`)).code).toBe('usage');
+    }
+  });
+});
