@@ -39,6 +39,8 @@ export function describe(e: UiEvent, now = Date.now()): Described {
   switch (e.type) {
     case 'ok':
       if (e.code === 'delivered') return { text: `Delivered to ${String(e.to)}`, kind: 'info', quiet: true };
+      // The prompt that follows says it.
+      if (e.code === 'password') return { text: e.text ?? 'Password', kind: 'info', quiet: true };
       if (e.code === 'sent') return { text: `Broadcast sent to ${String(e.reached)} ${e.reached === 1 ? 'user' : 'users'}`, kind: 'info', quiet: true };
       return { text: e.text ?? e.code, kind: 'info', quiet: e.text === undefined };
     case 'error':
