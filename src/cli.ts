@@ -17,7 +17,8 @@ function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
-    throw new UsageError(`<${name}> must be ${range}, not "${text}"`);
+    const label = name.includes('-') ? `--${name}` : `<${name}>`;
+    throw new UsageError(`${label} must be ${range}, not "${text}"`);
   }
   return n;
 }
@@ -30,6 +31,10 @@ function buildCli(): CAC {
     .option('--credentials <file>', 'Account file, one "username password" a line', { default: './credentials.txt' })
     .option('--db <file>', 'Database file for offline messages and blocks (:memory: for none)', { default: './chat.db' })
     .option('--no-register', 'Refuse usernames that have no account')
+    .option('--max-connections <n>', 'Connections open at once (0: no cap)', { default: 10_000 })
+    .option('--max-per-address <n>', 'Connections from one address (0: no cap)', { default: 100 })
+    .option('--login-timeout <seconds>', 'Time a new connection has to log in', { default: 60 })
+    .option('--rate-limit <n>', 'Commands a second per connection, bursts of 5x (0: no limit)', { default: 20 })
     .example('chat serve 5000 60 300')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
       const server = await startServer({
@@ -40,6 +45,10 @@ function buildCli(): CAC {
         credentials: String(options.credentials),
         db: String(options.db),
         register: options.register !== false,
+        maxConnections: wholeNumber(options.maxConnections, 'max-connections', 0),
+        maxPerAddress: wholeNumber(options.maxPerAddress, 'max-per-address', 0),
+        loginTimeoutMs: wholeNumber(options.loginTimeout, 'login-timeout', 1) * 1000,
+        rateLimit: wholeNumber(options.rateLimit, 'rate-limit', 0),
         log: stderrLogger,
       });
       console.log(`chat server listening on ${server.hostname}:${server.port}`);

@@ -34,6 +34,8 @@ export const ErrorCode = {
   PeerUnavailable: 'peer-unavailable',
   // limits
   RateLimited: 'rate-limited',
+  TooManyConnections: 'too-many-connections',
+  LoginTimeout: 'login-timeout',
   Busy: 'busy',
   Internal: 'internal',
 } as const;

@@ -17,6 +17,8 @@ export interface ErrorLine {
   re?: string;
   code: ErrorCode;
   text: string;
+  /** rate-limited: when to send again. */
+  retryAfterMs?: number;
 }
 
 /** A routed message. `offline` is set when it was stored while the recipient was away. */
@@ -71,8 +73,8 @@ export function okLine(re: string | undefined, code: string, fields: Record<stri
   return encodeLine(re === undefined ? { type: 'ok', code, ...fields } : { type: 'ok', re, code, ...fields });
 }
 
-export function errorLine(re: string | undefined, code: ErrorCode, text: string): string {
-  return encodeLine(re === undefined ? { type: 'error', code, text } : { type: 'error', re, code, text });
+export function errorLine(re: string | undefined, code: ErrorCode, text: string, extra: { retryAfterMs?: number } = {}): string {
+  return encodeLine(re === undefined ? { type: 'error', code, text, ...extra } : { type: 'error', re, code, text, ...extra });
 }
 
 /** Parses a server line (without LF). Throws ProtocolError when it is not a JSON object with a type. */

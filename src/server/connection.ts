@@ -4,10 +4,22 @@ import type { Socket } from 'bun';
 import { LineSplitter, type Line } from '../protocol/line-splitter.ts';
 import { encodeLine } from '../protocol/server-lines.ts';
 import { Outbox, type TurnFlusher } from '../util/outbox.ts';
+import type { TimerId } from '../util/timer-wheel.ts';
+import type { RateLimiter } from './rate-limiter.ts';
 import type { Session } from './session.ts';
 
 /** Why a connection ended; decides what the session's peers and the log are told. */
-export type CloseReason = 'logout' | 'timeout' | 'locked' | 'disconnected' | 'overflow' | 'line-too-long' | 'flood' | 'shutdown';
+export type CloseReason =
+  | 'logout'
+  | 'timeout'
+  | 'login-timeout'
+  | 'locked'
+  | 'disconnected'
+  | 'overflow'
+  | 'line-too-long'
+  | 'flood'
+  | 'too-many-connections'
+  | 'shutdown';
 
 export class Conn {
   readonly splitter = new LineSplitter();
@@ -22,6 +34,12 @@ export class Conn {
   readonly waiting: Line[] = [];
   closeReason: CloseReason | undefined;
   closed = false;
+  /** Counted in ServerState.connections (refused connections are not). */
+  counted = false;
+  /** Closes the connection if it has not logged in in time. */
+  loginTimer: TimerId | undefined;
+  /** Undefined when the server has no rate limit. */
+  limiter: RateLimiter | undefined;
 
   constructor(
     readonly socket: Socket<Conn>,

@@ -4,7 +4,8 @@
 import { COMMANDS, usageOf, type Verb } from '../protocol/commands.ts';
 import { ChatError, ErrorCode, ProtocolError } from '../protocol/errors.ts';
 import { INVALID_UTF8, type Line } from '../protocol/line-splitter.ts';
-import { isBlank, parseRequest, tagOf, type Request } from '../protocol/request.ts';
+import { isBlank, parseRequest, peekTag, tagOf, type Request } from '../protocol/request.ts';
+import { withinBudget } from './admission.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { login, makePasswordHandler, type Registrar } from './auth.ts';
 import { block, unblock } from './blocking.ts';
@@ -64,6 +65,7 @@ export function handleLine(state: ServerState, handlers: HandlerTable, conn: Con
     return;
   }
   if (line !== INVALID_UTF8 && isBlank(line)) return;
+  if (!withinBudget(state, conn, line === INVALID_UTF8 ? undefined : peekTag(line))) return;
   let request: Request;
   try {
     if (line === INVALID_UTF8) throw new ProtocolError(ErrorCode.BadUtf8, 'The line is not valid UTF-8');

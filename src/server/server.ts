@@ -8,6 +8,7 @@ import { MAX_LINE_BYTES } from '../protocol/limits.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
+import { admit, release } from './admission.ts';
 import { Conn, normaliseAddress } from './connection.ts';
 import { CredentialsAppender, loadCredentials } from './credentials.ts';
 import { handleLine, makeHandlers } from './dispatch.ts';
@@ -66,9 +67,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       socket: {
         open(socket) {
           socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
+          admit(state, socket.data);
         },
         data(socket, chunk) {
           const conn = socket.data;
+          if (conn.closed) return;
           let lines;
           try {
             lines = conn.splitter.push(chunk);
@@ -86,6 +89,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           const conn = socket.data;
           conn.closed = true;
           conn.outbox.close();
+          release(state, conn);
           if (conn.session) endSession(state, conn.session, conn.closeReason ?? 'disconnected');
         },
         error(socket, err) {

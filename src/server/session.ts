@@ -57,6 +57,8 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   state.failures.delete(user);
   conn.session = session;
   conn.pendingUser = undefined;
+  if (conn.loginTimer !== undefined) state.wheel.cancel(conn.loginTimer);
+  conn.loginTimer = undefined;
   welcome();
   sendBacklog(state, session);
   announce(state, user, true);

@@ -20,6 +20,13 @@ export interface ServerConfig {
   readonly ackTimeoutMs: number;
   /** Bytes a connection may have queued for it before it is cut off as a slow reader. */
   readonly outboxLimit: number;
+  /** Connections open at once, in total and from one address (0: no cap). */
+  readonly maxConnections: number;
+  readonly maxPerAddress: number;
+  /** A connection must log in within this long (slowloris). */
+  readonly loginTimeoutMs: number;
+  /** Commands a second per connection on average (0: no limit); bursts of five times that. */
+  readonly rateLimit: number;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'> = {
@@ -27,6 +34,10 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'>
   privateRequestMs: 60_000,
   ackTimeoutMs: 10_000,
   outboxLimit: 4 * 1024 * 1024,
+  maxConnections: 10_000,
+  maxPerAddress: 100,
+  loginTimeoutMs: 60_000,
+  rateLimit: 20,
 };
 
 export type Logger = (line: string) => void;
@@ -59,6 +70,9 @@ export class ServerState {
   readonly lastSeen = new Map<string, number>();
   /** blocker -> the users they block (BLK-*); mirrors the store. */
   readonly blocks = new Map<string, Set<string>>();
+  /** Open connections, logged in or not, and how many come from each address. */
+  connections = 0;
+  readonly perAddress = new Map<string, number>();
   /** Private-chat requests waiting for an answer, by requestKey(from, to) (P2P-2). */
   readonly privateRequests = new Map<string, PrivateRequest>();
   readonly wheel: TimerWheel;
