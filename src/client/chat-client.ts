@@ -68,6 +68,7 @@ export class ChatClient {
   }
 
   private async send(verb: Verb, rest: string): Promise<void> {
+    if (verb === 'accept') this.peers?.awaitToken(rest.trim());
     const reply = await this.link.request(verb, rest === '' ? [] : [rest]);
     this.onReply(verb, rest, reply);
     this.ui.show(reply);
@@ -76,6 +77,7 @@ export class ChatClient {
   private onReply(verb: Verb, rest: string, reply: Reply): void {
     // Stopped, or unknown to the server (it closed while we were away): either way ours goes too.
     if (verb === 'stopprivate' && (reply.type === 'ok' || reply.code === 'no-private')) this.dropChat(rest.trim());
+    if (verb === 'accept' && reply.type !== 'ok') this.peers?.refuse(rest.trim());
     if (reply.type !== 'ok') return;
     if (verb === 'logout') this.loggedOut = true;
     if (reply.code === 'users' && verb === 'whoelse' && Array.isArray(reply.users)) {

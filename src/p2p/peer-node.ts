@@ -7,7 +7,7 @@ import { Outbox, TurnFlusher } from '../util/outbox.ts';
 import { formatPeerLine, parsePeerLine, TokenBook, type PeerLine } from './peer-protocol.ts';
 
 /** How long a new connection has to complete its handshake before it is dropped. */
-const HANDSHAKE_MS = 5_000;
+export const HANDSHAKE_MS = 5_000;
 
 export type PeerCloseReason = 'stopped' | 'disconnected' | 'unreachable';
 
@@ -24,6 +24,8 @@ interface Link {
   open: boolean;
   /** Closed by us: no onClose callback. */
   quiet: boolean;
+  /** The socket has closed. */
+  gone?: boolean;
   readonly splitter: LineSplitter;
   outbox?: Outbox;
   timer?: ReturnType<typeof setTimeout>;
@@ -31,6 +33,8 @@ interface Link {
 
 export class PeerNode {
   private readonly links = new Map<string, Socket<Link>>();
+  /** Users we accepted whose token has not come yet, with hellos from them that wait for it. */
+  private readonly awaiting = new Map<string, { socket: Socket<Link>; line: PeerLine }[]>();
   private readonly tokens = new TokenBook();
   private readonly flusher = new TurnFlusher();
   private listener!: TCPSocketListener<Link>;
@@ -38,11 +42,12 @@ export class PeerNode {
   private constructor(
     private readonly me: string,
     private readonly events: PeerEvents,
+    private readonly handshakeMs: number,
   ) {}
 
   /** Listens on `port` (0: any free port) on every interface. */
-  static listen(me: string, port: number, events: PeerEvents): PeerNode {
-    const node = new PeerNode(me, events);
+  static listen(me: string, port: number, events: PeerEvents, handshakeMs = HANDSHAKE_MS): PeerNode {
+    const node = new PeerNode(me, events, handshakeMs);
     const handlers = node.handlers(false);
     try {
       node.listener = Bun.listen<Link>({ hostname: '::', port, socket: handlers });
@@ -56,9 +61,40 @@ export class PeerNode {
     return this.listener.port;
   }
 
+  /**
+   * We sent the server `accept <user>`. The server tells the requester and us at the same time,
+   * and their hello can reach us before our reply does: until expect() or refuse(), a hello from
+   * `user` waits instead of being refused.
+   */
+  awaitToken(user: string): void {
+    this.awaiting.set(user, this.awaiting.get(user) ?? []);
+  }
+
   /** The server gave us `token` for `user`, whom we accepted: let them connect, once. */
   expect(user: string, token: string): void {
     this.tokens.expect(user, token, Date.now());
+    this.settle(user);
+  }
+
+  /** Hellos waiting for a token. */
+  get waitingHellos(): number {
+    let n = 0;
+    for (const waiting of this.awaiting.values()) n += waiting.length;
+    return n;
+  }
+
+  /** The accept failed: a hello from `user` that was waiting is refused. */
+  refuse(user: string): void {
+    this.settle(user);
+  }
+
+  private settle(user: string): void {
+    const waiting = this.awaiting.get(user) ?? [];
+    this.awaiting.delete(user);
+    for (const { socket, line } of waiting) {
+      if (socket.data.gone) continue;
+      if (!this.handshake(socket, line)) socket.terminate();
+    }
   }
 
   /** Connects to a peer that accepted us; ends in onOpen or onClose(user, 'unreachable'). */
@@ -66,7 +102,7 @@ export class PeerNode {
     Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: newLink(user) })
       .then((socket) => {
         socket.data.outbox = this.outboxFor(socket);
-        socket.data.timer = setTimeout(() => socket.terminate(), HANDSHAKE_MS);
+        socket.data.timer = setTimeout(() => socket.terminate(), this.handshakeMs);
         this.send(socket, { kind: 'hello', user: this.me, token });
       })
       .catch(() => this.events.onClose(user, 'unreachable'));
@@ -117,7 +153,7 @@ export class PeerNode {
         // An incoming connection says nothing until it proves itself.
         socket.data = newLink(undefined);
         socket.data.outbox = this.outboxFor(socket);
-        socket.data.timer = setTimeout(() => socket.terminate(), HANDSHAKE_MS);
+        socket.data.timer = setTimeout(() => socket.terminate(), this.handshakeMs);
       },
       data: (socket: Socket<Link>, chunk: Uint8Array) => this.receive(socket, chunk),
       drain: (socket: Socket<Link>) => socket.data?.outbox?.flush(),
@@ -138,6 +174,11 @@ export class PeerNode {
       const line = raw === INVALID_UTF8 ? undefined : parsePeerLine(raw);
       if (!line) return void socket.terminate();
       if (!link.open) {
+        const waiting = line.kind === 'hello' && link.user === undefined ? this.awaiting.get(line.user) : undefined;
+        if (waiting) {
+          waiting.push({ socket, line });
+          return;
+        }
         if (!this.handshake(socket, line)) return void socket.terminate();
         continue;
       }
@@ -177,7 +218,9 @@ export class PeerNode {
   }
 
   private closed(socket: Socket<Link>): void {
-    clearTimeout(socket.data?.timer);
+    if (!socket.data) return;
+    socket.data.gone = true;
+    clearTimeout(socket.data.timer);
     this.finish(socket, 'disconnected');
   }
 }

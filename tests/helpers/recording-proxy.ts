@@ -1,0 +1,60 @@
+// A TCP proxy in front of the server that records every byte clients send it: proof of what
+// the server received (and did not).
+
+import type { Socket, TCPSocketListener } from 'bun';
+
+interface Pipe {
+  upstream?: Socket<undefined>;
+  pending: Uint8Array[];
+}
+
+export class RecordingProxy {
+  /** Everything any client sent towards the server, decoded as UTF-8. */
+  toServer = '';
+  private readonly listener: TCPSocketListener<Pipe>;
+
+  constructor(targetPort: number) {
+    this.listener = Bun.listen<Pipe>({
+      hostname: '127.0.0.1',
+      port: 0,
+      socket: {
+        open: (client) => {
+          client.data = { pending: [] };
+          Bun.connect({
+            hostname: '127.0.0.1',
+            port: targetPort,
+            socket: {
+              data: (_s, chunk) => void client.write(chunk),
+              close: () => void client.end(),
+              error: () => void client.end(),
+            },
+          }).then((upstream) => {
+            client.data.upstream = upstream;
+            for (const chunk of client.data.pending.splice(0)) upstream.write(chunk);
+          }, () => client.end());
+        },
+        data: (client, chunk) => {
+          this.toServer += Buffer.from(chunk).toString('utf8');
+          const copy = chunk.slice();
+          if (client.data.upstream) client.data.upstream.write(copy);
+          else client.data.pending.push(copy);
+        },
+        close: (client) => void client.data.upstream?.end(),
+        error: () => {},
+      },
+    });
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Lines clients sent that start with `prefix` (after an optional #tag). */
+  linesStartingWith(prefix: string): string[] {
+    return this.toServer.split('\n').filter((l) => l.replace(/^#\S+ /, '').startsWith(prefix));
+  }
+
+  stop(): void {
+    this.listener.stop(true);
+  }
+}
