@@ -1,0 +1,149 @@
+// One simulated user of the load generator: a socket, an outbox (the project's own: one write per
+// socket per turn, unsent tail kept for drain), and a line handler that the scenario swaps in.
+// Lines are matched by prefix and numbers read by hand: the generator shares the machine's two
+// cores with the server, so it must spend as little as it can per line.
+
+import type { Socket, SocketHandler } from 'bun';
+import { Outbox, TurnFlusher } from '../../src/util/outbox.ts';
+
+export const flusher = new TurnFlusher();
+
+/** The generator never gives up on its own output: it has no slow-reader limit. */
+const OUTBOX_LIMIT = 1 << 30;
+
+export type LineHandler = (c: Client, line: string) => void;
+
+const noop = (): void => {};
+
+export class Client {
+  socket: Socket<Client> | undefined;
+  outbox: Outbox | undefined;
+  closed = false;
+  /** Unfinished last line of the previous chunk (line mode only). */
+  partial = '';
+  /** Line mode: each line goes to onLine. Count mode: lines are only counted (no decoding). */
+  countOnly = false;
+  onLine: LineHandler = noop;
+  /** Runs after each chunk's lines (acks, refilling the window). */
+  afterChunk: (c: Client) => void = noop;
+  /** Lines received since the welcome (presence, mostly, for idle users). */
+  linesAfterWelcome = 0;
+  welcomed = false;
+
+  // Scenario state, plain fields so that every Client has the same shape.
+  partner = '';
+  seq = 0;
+  inflight = 0;
+  sent = 0;
+  received = 0;
+  delivered = 0;
+  stored = 0;
+  failed = 0;
+  maxId = 0;
+  ackedId = 0;
+  /** Time (ms) when the current chunk arrived; 0 until someone asks. */
+  chunkAt = 0;
+
+  constructor(readonly name: string) {}
+
+  send(text: string): void {
+    this.outbox?.push(text);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.outbox?.flush();
+    this.socket?.end();
+  }
+}
+
+const LF = 0x0a;
+
+const handlers: SocketHandler<Client> = {
+  open(socket) {
+    const c = socket.data;
+    c.socket = socket;
+    c.outbox = new Outbox(socket, flusher, OUTBOX_LIMIT, noop);
+  },
+  data(socket, chunk) {
+    const c = socket.data;
+    c.chunkAt = 0;
+    if (c.countOnly) {
+      let n = 0;
+      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) n++;
+      c.linesAfterWelcome += n;
+      return;
+    }
+    let text = chunk.toString('latin1');
+    if (c.partial !== '') text = c.partial + text;
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      c.onLine(c, text.slice(start, nl));
+      start = nl + 1;
+    }
+    c.partial = start < text.length ? text.slice(start) : '';
+    c.afterChunk(c);
+  },
+  drain(socket) {
+    socket.data.outbox?.flush();
+  },
+  close(socket) {
+    socket.data.closed = true;
+  },
+  error() {},
+};
+
+/** Opens the TCP connection (not logged in yet). */
+export async function connectClient(c: Client, host: string, port: number): Promise<Client> {
+  await Bun.connect<Client>({ hostname: host, port, data: c, socket: handlers });
+  return c;
+}
+
+/** Reads the whole number that starts at `i` in `s`. */
+export function intAt(s: string, i: number): number {
+  let n = 0;
+  for (;;) {
+    const d = s.charCodeAt(i++) - 48;
+    if (d < 0 || d > 9) return n;
+    n = n * 10 + d;
+  }
+}
+
+/** The number after `"key":` in a JSON line, or -1. */
+export function field(s: string, key: string): number {
+  const at = s.indexOf(key);
+  return at < 0 ? -1 : intAt(s, at + key.length);
+}
+
+/**
+ * Sends `login` and `password` together and resolves at the welcome. After it, lines go to
+ * `after` (default: counted as presence and otherwise ignored).
+ */
+export function login(c: Client, password: string, after?: LineHandler): Promise<void> {
+  return new Promise((resolve, reject) => {
+    c.onLine = (client, line) => {
+      if (line.includes('"code":"welcome"')) {
+        client.welcomed = true;
+        client.onLine = after ?? countLine;
+        resolve();
+      } else if (line.startsWith('{"type":"error"')) {
+        reject(new Error(`${client.name}: ${line}`));
+      }
+    };
+    c.send(`login ${c.name}\npassword ${password}\n`);
+  });
+}
+
+export const countLine: LineHandler = (c) => {
+  c.linesAfterWelcome++;
+};
+
+/** Runs `task` over `items` with at most `concurrency` running at once. */
+export async function pool<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) await task(items[next++] as T);
+  });
+  await Promise.all(runners);
+}

@@ -1,0 +1,157 @@
+// Child processes of the bench: the server under test (or the bare relay) and load-generator workers.
+
+import type { Subprocess } from 'bun';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dir, '..', '..');
+
+export interface Target {
+  readonly kind: 'server' | 'relay';
+  readonly port: number;
+  readonly pid: number;
+  readonly dir: string;
+  readonly db: string;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  dir: string;
+  credentials?: string;
+  /** Write a CPU profile of the server to this directory (bun --cpu-prof). */
+  profileDir?: string;
+  timeoutSeconds?: number;
+}
+
+/** Reads the child's stdout until its first line, which names the port. */
+async function firstLine(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }): Promise<string> {
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = setTimeout(() => proc.kill(), 30_000);
+  try {
+    while (!text.includes('\n')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the process exited before it said where it listens');
+      text += decoder.decode(value);
+    }
+  } finally {
+    clearTimeout(deadline);
+    reader.releaseLock();
+  }
+  return text.slice(0, text.indexOf('\n'));
+}
+
+export async function startTarget(kind: 'server' | 'relay', options: TargetOptions): Promise<Target> {
+  const db = join(options.dir, 'chat.db');
+  const log = join(options.dir, `${kind}.log`);
+  const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const cmd =
+    kind === 'server'
+      ? [
+          process.execPath,
+          ...profile,
+          join(ROOT, 'src/cli.ts'),
+          'serve',
+          '0',
+          '60',
+          String(options.timeoutSeconds ?? 600),
+          '--host',
+          '127.0.0.1',
+          '--credentials',
+          options.credentials ?? join(options.dir, 'credentials.txt'),
+          '--db',
+          db,
+          '--rate-limit',
+          '0',
+          '--max-per-address',
+          '0',
+          '--max-connections',
+          '25000',
+          '--login-timeout',
+          '600',
+        ]
+      : [process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
+  const line = await firstLine(proc);
+  const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
+  if (!port) throw new Error(`${kind} did not say its port: ${line}`);
+  return {
+    kind,
+    port,
+    pid: proc.pid,
+    dir: options.dir,
+    db,
+    async stop() {
+      proc.kill('SIGTERM');
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+      if (!exited) {
+        proc.kill('SIGKILL');
+        await proc.exited;
+      }
+    },
+  };
+}
+
+/** Writes `count` accounts u0..u{count-1} with the plain password `pw`, plus `extra` names. */
+export function writeCredentials(path: string, count: number, extra: readonly string[] = []): void {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) lines.push(`u${i} pw`);
+  for (const name of extra) lines.push(`${name} pw`);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+export const PASSWORD = 'pw';
+
+type Reply = Record<string, unknown> & { id: number; ok: boolean; error?: string };
+
+/** A load-generator process, driven by request/reply over IPC. */
+export class Worker {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: Reply) => void>();
+  private readonly proc: Subprocess;
+  readonly ready: Promise<void>;
+
+  constructor(readonly name: string) {
+    let onReady: () => void = () => {};
+    this.ready = new Promise((resolve) => (onReady = resolve));
+    this.proc = Bun.spawn([process.execPath, join(ROOT, 'bench/worker.ts')], {
+      cwd: ROOT,
+      stdin: 'ignore',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      serialization: 'json',
+      ipc: (message: Reply) => {
+        if (message.id === 0) return onReady();
+        const resolve = this.waiting.get(message.id);
+        this.waiting.delete(message.id);
+        resolve?.(message);
+      },
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  async call<T = Record<string, unknown>>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    await this.ready;
+    const id = this.nextId++;
+    const reply = await new Promise<Reply>((resolve) => {
+      this.waiting.set(id, resolve);
+      this.proc.send({ id, cmd, ...args });
+    });
+    if (!reply.ok) throw new Error(`worker ${this.name}: ${cmd}: ${reply.error}`);
+    return reply as unknown as T;
+  }
+
+  async exit(): Promise<void> {
+    try {
+      await Promise.race([this.call('exit'), Bun.sleep(2000)]);
+    } catch {
+      // already gone
+    }
+    await Promise.race([this.proc.exited, Bun.sleep(3000)]);
+    this.proc.kill('SIGKILL');
+  }
+}
