@@ -8,7 +8,12 @@ import type { MessageLine, PrivateLine, ServerLine } from '../protocol/server-li
 import { PeerNode, type PeerCloseReason } from '../p2p/peer-node.ts';
 import { findCommand, helpText, TYPED } from './commands.ts';
 import type { ServerLink, Reply } from './server-link.ts';
+import { NOTIFICATION_COST } from '../protocol/limits.ts';
+import type { RateLimiter } from '../util/rate-limiter.ts';
 import type { Ui } from './terminal.ts';
+
+/** How long acks wait to be gathered into one. */
+const ACK_DELAY_MS = 50;
 
 export class ChatClient {
   /** Users known to be online (for completion); filled by whoelse and presence events. */
@@ -22,10 +27,15 @@ export class ChatClient {
   /** The server confirmed a logout typed by the user. */
   loggedOut = false;
 
+  /** Typed lines leave in order through this chain, paced by the server's budget. */
+  private paced: Promise<void> = Promise.resolve();
+
   constructor(
     readonly me: string,
     private readonly link: ServerLink,
     private readonly ui: Ui,
+    /** The server's command budget (from its welcome); undefined when it has none. */
+    private readonly budget?: RateLimiter,
   ) {}
 
   /** Starts the private-chat listener and tells the server its port (P2P-1). */
@@ -38,13 +48,15 @@ export class ChatClient {
       onMessage: (user, text) => this.ui.show({ type: 'private-message', from: user, body: text, at: Date.now() }),
       onClose: (user, reason) => this.peerClosed(user, reason),
     });
-    const reply = await this.link.request('p2pport', [this.peers.port]);
+    await this.pace(1);
+    const reply = await this.request('p2pport', [this.peers.port]);
     if (reply.type === 'error') this.ui.show(reply);
   }
 
   /** Fills the list of online users for completion, without showing anything. */
   async learnOnline(): Promise<void> {
-    const reply = await this.link.request('whoelse');
+    await this.pace(1);
+    const reply = await this.request('whoelse', []);
     if (reply.type === 'ok' && Array.isArray(reply.users)) for (const u of reply.users) this.online.add(String(u));
   }
 
@@ -59,7 +71,12 @@ export class ChatClient {
     if (text === '') return;
     const [word = '', rest = ''] = splitFirst(text);
     const command = findCommand(word);
-    if (!command?.local && isVerb(word) && command) return this.send(word, rest);
+    const remote = !command?.local && isVerb(word) && command !== undefined;
+    await this.pace(remote ? 1 : NOTIFICATION_COST);
+    if (remote) {
+      await this.send(word as Verb, rest);
+      return;
+    }
     // Commands handled here still count as activity on the server (SESS-1, P2P-6).
     this.link.notify('active');
     if (word === 'help') return this.ui.show({ type: 'notice', text: helpText(rest.trim() || undefined) });
@@ -67,11 +84,40 @@ export class ChatClient {
     this.ui.show({ type: 'error', code: 'unknown-command', text: `Unknown command "${word}". Commands: ${TYPED.map((c) => c.name).join(', ')}` });
   }
 
-  private async send(verb: Verb, rest: string): Promise<void> {
+  /** Resolves when a line of `cost` may leave without running into the server's rate limit. */
+  private pace(cost: number): Promise<void> {
+    const budget = this.budget;
+    const turn = this.paced.then(async () => {
+      if (!budget) return;
+      const wait = budget.waitMs(Date.now(), cost);
+      if (wait > 0) await Bun.sleep(wait);
+      budget.take(Date.now(), cost);
+    });
+    this.paced = turn;
+    return turn;
+  }
+
+  private async send(verb: Verb, rest: string): Promise<Reply> {
     if (verb === 'accept') this.peers?.awaitToken(rest.trim());
-    const reply = await this.link.request(verb, rest === '' ? [] : [rest]);
+    const reply = await this.request(verb, rest === '' ? [] : [rest]);
     this.onReply(verb, rest, reply);
     this.ui.show(reply);
+    return reply;
+  }
+
+  /** A request; if the server still finds us too fast (a budget out of step), waits and resends. */
+  private async request(verb: Verb, args: readonly (string | number)[]): Promise<Reply> {
+    for (;;) {
+      const reply = await this.link.request(verb, args);
+      if (reply.type !== 'error' || reply.code !== 'rate-limited' || typeof reply.retryAfterMs !== 'number') return reply;
+      await Bun.sleep(reply.retryAfterMs);
+    }
+  }
+
+  /** Logs out (end of input), paced like any typed command. Resolves with the server's reply. */
+  async logout(): Promise<Reply> {
+    await this.pace(1);
+    return this.send('logout', '');
   }
 
   private onReply(verb: Verb, rest: string, reply: Reply): void {
@@ -131,13 +177,15 @@ export class ChatClient {
       this.shownUpTo = line.id;
       this.ui.show(line);
     }
-    // Acks are cumulative: one per turn covers everything shown so far.
+    // Acks are cumulative: one every ACK_DELAY_MS covers everything shown so far, and keeps a
+    // flood of incoming messages from spending our command budget.
     if (!this.ackScheduled) {
       this.ackScheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.ackScheduled = false;
+        this.budget?.take(Date.now(), NOTIFICATION_COST);
         this.link.notify('ack', [this.shownUpTo]);
-      });
+      }, ACK_DELAY_MS);
     }
   }
 

@@ -6,7 +6,8 @@ import { complete } from './commands.ts';
 import { Exit } from './exit-codes.ts';
 import { ConnectionLost, ServerLink, type Reply } from './server-link.ts';
 import { createUi, type Ui } from './terminal.ts';
-import type { ByeLine, ServerLine } from '../protocol/server-lines.ts';
+import type { ByeLine, OkLine, ServerLine } from '../protocol/server-lines.ts';
+import { RateLimiter } from '../util/rate-limiter.ts';
 
 export interface ClientOptions {
   port: number;
@@ -55,12 +56,12 @@ export async function runClient(options: ClientOptions): Promise<number> {
   };
 
   try {
-    const user = await logIn(ui, link);
-    if (typeof user === 'number') {
+    const welcome = await logIn(ui, link);
+    if (typeof welcome === 'number') {
       link.close();
-      return finish(user, 'login', 'Not logged in');
+      return finish(welcome, 'login', 'Not logged in');
     }
-    client = new ChatClient(user, link, ui);
+    client = new ChatClient(String(welcome.user), link, ui, budgetOf(welcome));
     for (const line of early.splice(0)) client.onEvent(line);
     await client.startPeers(options.p2pPort);
     await client.learnOnline();
@@ -78,7 +79,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
       }
     }
     // End of input: log out (SESS-3).
-    ui.show(await link.request('logout'));
+    await client.logout();
     await closed;
     return finish(Exit.Ok, 'logout', 'Logged out');
   } catch (err) {
@@ -88,8 +89,18 @@ export async function runClient(options: ClientOptions): Promise<number> {
   }
 }
 
-/** Asks for a username and password until logged in; returns the name, or an exit code. */
-async function logIn(ui: Ui, link: ServerLink): Promise<string | Exit> {
+/** The server's command budget, from its welcome, if it has one. */
+function budgetOf(welcome: OkLine): RateLimiter | undefined {
+  const limit = welcome.rateLimit as { rate?: unknown; burst?: unknown } | undefined;
+  if (typeof limit?.rate !== 'number' || typeof limit.burst !== 'number' || limit.rate <= 0) return undefined;
+  const budget = new RateLimiter(limit.rate, limit.burst, Date.now());
+  // `login` and `password` came out of the same budget on the server.
+  budget.take(Date.now(), 2);
+  return budget;
+}
+
+/** Asks for a username and password until logged in; returns the welcome, or an exit code. */
+async function logIn(ui: Ui, link: ServerLink): Promise<OkLine | Exit> {
   for (;;) {
     const name = (await ui.ask('Username: '))?.trim();
     if (name === undefined) return Exit.Auth;
@@ -105,12 +116,11 @@ async function logIn(ui: Ui, link: ServerLink): Promise<string | Exit> {
       return Exit.Auth;
     }
     const outcome = await askPassword(ui, link, reply.code === 'new-account' ? 'New password: ' : 'Password: ');
-    if (outcome === 'again') continue;
-    return outcome === 'welcome' ? name : outcome;
+    if (outcome !== 'again') return outcome;
   }
 }
 
-async function askPassword(ui: Ui, link: ServerLink, prompt: string): Promise<'welcome' | 'again' | Exit> {
+async function askPassword(ui: Ui, link: ServerLink, prompt: string): Promise<OkLine | 'again' | Exit> {
   for (;;) {
     const password = await ui.ask(prompt, { secret: true });
     if (password === null) return Exit.Auth;
@@ -121,7 +131,7 @@ async function askPassword(ui: Ui, link: ServerLink, prompt: string): Promise<'w
     }
     const reply: Reply = await link.request('password', [password]);
     ui.show(reply);
-    if (reply.type === 'ok') return 'welcome';
+    if (reply.type === 'ok') return reply;
     if (!ui.interactive || reply.code === 'locked') return Exit.Auth;
     if (reply.code !== 'wrong-password') return 'again';
   }

@@ -10,3 +10,8 @@ export const MAX_NAME_CHARS = 32;
 export const MAX_PASSWORD_CHARS = 128;
 /** Longest request tag (`#tag`), in characters. */
 export const MAX_TAG_CHARS = 16;
+
+/** A rate-limit burst is this many seconds' worth of the rate (a pasted block of lines). */
+export const BURST_SECONDS = 5;
+/** What a notification (ack, active) costs of the command budget: no output, but a flood is a flood. */
+export const NOTIFICATION_COST = 0.1;

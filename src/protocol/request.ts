@@ -51,12 +51,6 @@ export function parseRequest(line: string): Request {
   }
 }
 
-/** The tag of a line, without parsing the rest (for answering a line that will not be parsed). */
-export function peekTag(line: string): string | undefined {
-  const match = /^\s*#(\S+)/.exec(line);
-  return match && TAG.test(match[1] as string) ? match[1] : undefined;
-}
-
 /** The tag of a request that failed to parse, when it got that far. */
 export function tagOf(err: unknown): string | undefined {
   return (err as { tag?: string }).tag;

@@ -2,9 +2,10 @@
 // the deadline to log in, and the per-connection command budget.
 
 import { ErrorCode } from '../protocol/errors.ts';
+import { BURST_SECONDS } from '../protocol/limits.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import type { Conn } from './connection.ts';
-import { RateLimiter } from './rate-limiter.ts';
+import { RateLimiter } from '../util/rate-limiter.ts';
 import type { ServerState } from './state.ts';
 
 /** Counts a new connection in; refuses it with one clear line when a cap is reached. */
@@ -23,7 +24,7 @@ export function admit(state: ServerState, conn: Conn): boolean {
   conn.loginTimer = state.wheel.schedule(loginTimeoutMs, () => {
     if (!conn.session) conn.close('login-timeout', errorLine(undefined, ErrorCode.LoginTimeout, `No login within ${loginTimeoutMs / 1000} s; closing the connection`));
   });
-  if (rateLimit > 0) conn.limiter = new RateLimiter(rateLimit, rateLimit * 5, state.now());
+  if (rateLimit > 0) conn.limiter = new RateLimiter(rateLimit, rateLimit * BURST_SECONDS, state.now());
   return true;
 }
 
@@ -40,18 +41,18 @@ export function release(state: ServerState, conn: Conn): void {
 }
 
 /**
- * Spends one command from the connection's budget. Returns false when the line must not run:
+ * Spends `cost` from the connection's budget. Returns false when the line must not run:
  * it was answered with `rate-limited`, or the connection was closed for flooding.
  */
-export function withinBudget(state: ServerState, conn: Conn, tag: string | undefined): boolean {
+export function withinBudget(state: ServerState, conn: Conn, tag: string | undefined, cost = 1): boolean {
   if (!conn.limiter) return true;
-  const verdict = conn.limiter.take(state.now());
+  const verdict = conn.limiter.take(state.now(), cost);
   if (verdict === 'ok') return true;
   if (verdict === 'flood') {
     conn.close('flood', errorLine(tag, ErrorCode.RateLimited, 'Far too many commands; closing the connection'));
     return false;
   }
-  const retryAfterMs = conn.limiter.retryAfterMs();
+  const retryAfterMs = conn.limiter.waitMs(state.now());
   conn.send(errorLine(tag, ErrorCode.RateLimited, `Too many commands: at most ${state.config.rateLimit} a second. Try again in ${Math.ceil(retryAfterMs / 100) / 10} s`, { retryAfterMs }));
   return false;
 }

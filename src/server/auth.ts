@@ -1,6 +1,7 @@
 // Logging in (AUTH-*): `login <user>` then `password <password>`; registration, lockout, one session per user.
 
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
+import { BURST_SECONDS } from '../protocol/limits.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
@@ -57,7 +58,10 @@ export function makePasswordHandler(register: Registrar) {
     if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
     refuseIfOnline(ctx, name);
-    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!` }));
+    // The client paces itself with the server's budget, so that it never runs into it.
+    const { rateLimit } = state.config;
+    const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};
+    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, ...budget }));
   };
 }
 

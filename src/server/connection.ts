@@ -5,7 +5,7 @@ import { LineSplitter, type Line } from '../protocol/line-splitter.ts';
 import { encodeLine } from '../protocol/server-lines.ts';
 import { Outbox, type TurnFlusher } from '../util/outbox.ts';
 import type { TimerId } from '../util/timer-wheel.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import type { RateLimiter } from '../util/rate-limiter.ts';
 import type { Session } from './session.ts';
 
 /** Why a connection ended; decides what the session's peers and the log are told. */

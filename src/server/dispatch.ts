@@ -4,7 +4,8 @@
 import { COMMANDS, usageOf, type Verb } from '../protocol/commands.ts';
 import { ChatError, ErrorCode, ProtocolError } from '../protocol/errors.ts';
 import { INVALID_UTF8, type Line } from '../protocol/line-splitter.ts';
-import { isBlank, parseRequest, peekTag, tagOf, type Request } from '../protocol/request.ts';
+import { NOTIFICATION_COST } from '../protocol/limits.ts';
+import { isBlank, parseRequest, tagOf, type Request } from '../protocol/request.ts';
 import { withinBudget } from './admission.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { login, makePasswordHandler, type Registrar } from './auth.ts';
@@ -65,18 +66,19 @@ export function handleLine(state: ServerState, handlers: HandlerTable, conn: Con
     return;
   }
   if (line !== INVALID_UTF8 && isBlank(line)) return;
-  if (!withinBudget(state, conn, line === INVALID_UTF8 ? undefined : peekTag(line))) return;
   let request: Request;
   try {
     if (line === INVALID_UTF8) throw new ProtocolError(ErrorCode.BadUtf8, 'The line is not valid UTF-8');
     request = parseRequest(line);
   } catch (err) {
+    if (!withinBudget(state, conn, tagOf(err))) return;
     // A line that does not parse is still a command the user typed (SESS-1).
     if (conn.session) touch(state, conn.session);
     const e = err as ProtocolError;
     conn.send(errorLine(tagOf(err), e.code ?? ErrorCode.Internal, e.message));
     return;
   }
+  if (!withinBudget(state, conn, request.tag, COMMANDS[request.verb].reply ? 1 : NOTIFICATION_COST)) return;
   run(state, handlers, conn, request);
 }
 
