@@ -14,6 +14,7 @@ import { CredentialsAppender, loadCredentials } from './credentials.ts';
 import { handleLine, makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
+import { batchPresence } from './presence.ts';
 import { endSession } from './session.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
@@ -52,6 +53,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const flusher = new TurnFlusher();
   const state = new ServerState(config, store, credentials.accounts, options.clock, log, () => flusher.request());
   flusher.beforeFlush(() => state.offline.flush());
+  flusher.beforeFlush(batchPresence(state, () => flusher.request()));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
     const secret = await hashPassword(password);
