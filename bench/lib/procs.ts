@@ -115,7 +115,9 @@ export class Worker {
   constructor(readonly name: string) {
     let onReady: () => void = () => {};
     this.ready = new Promise((resolve) => (onReady = resolve));
-    this.proc = Bun.spawn([process.execPath, join(ROOT, 'bench/worker.ts')], {
+    // BENCH_WORKER_PROFILE=<dir>: profile the load generators too (to see what they spend).
+    const profile = process.env.BENCH_WORKER_PROFILE ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : [];
+    this.proc = Bun.spawn([process.execPath, ...profile, join(ROOT, 'bench/worker.ts')], {
       cwd: ROOT,
       stdin: 'ignore',
       stdout: 'inherit',
