@@ -69,6 +69,13 @@ export function encodeMessage(type: 'message' | 'broadcast', id: number, from: s
   return `{"type":"${type}","id":${id},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
 }
 
+/** Hot path: the `delivered` reply, the same text okLine(re, 'delivered', { id, to }) makes. */
+export function deliveredLine(re: string | undefined, id: number, to: string): string {
+  // A tag is letters, digits, _ . - (PROTO-2): nothing in it needs escaping.
+  const head = re === undefined ? '{"type":"ok","code":"delivered"' : `{"type":"ok","re":"${re}","code":"delivered"`;
+  return `${head},"id":${id},"to":${JSON.stringify(to)}}\n`;
+}
+
 export function okLine(re: string | undefined, code: string, fields: Record<string, unknown> = {}): string {
   return encodeLine(re === undefined ? { type: 'ok', code, ...fields } : { type: 'ok', re, code, ...fields });
 }

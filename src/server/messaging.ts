@@ -1,7 +1,7 @@
 // Routed messages: message, broadcast, ack; delivery to online users, storage for offline ones (MSG, OFF, BCAST).
 
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
-import { encodeMessage } from '../protocol/server-lines.ts';
+import { deliveredLine, encodeMessage, errorLine, okLine } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { Context } from './context.ts';
 import type { Outcome, Session, Unacked } from './session.ts';
@@ -16,10 +16,13 @@ export function message(ctx: Context, [to, body]: readonly string[]): void {
   if (state.isBlocking(to as string, from)) {
     throw new ChatError(ErrorCode.BlockedByRecipient, `Your message cannot be delivered: ${to} has blocked you`);
   }
-  const reply = ctx.later();
+  // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
+  const { conn, tag } = ctx;
   const outcome: Outcome = (code, id, text) => {
-    if (code === 'failed') reply.error(ErrorCode.Internal, text ?? 'The message could not be stored; try again');
-    else reply.ok(code, text === undefined ? { id, to } : { id, to, text });
+    if (conn.closed) return;
+    if (code === 'delivered') conn.send(deliveredLine(tag, id, to as string));
+    else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
+    else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
   };
   const msg: StoredMessage = { id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string };
   const target = state.sessions.get(msg.to);
@@ -71,7 +74,8 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
 
 function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome): void {
   target.conn.send(encodeMessage('message', msg.id, msg.from, msg.at, msg.body));
-  target.unacked.set(msg.id, { msg, sentAt: state.now(), outcome });
+  // Written in the turn it was accepted in: its acceptance time is its sending time.
+  target.unacked.set(msg.id, { msg, sentAt: msg.at, outcome });
   target.maxSentId = msg.id;
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
