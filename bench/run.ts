@@ -197,7 +197,7 @@ async function runDirect(target: Target, driver: Worker, users: number, window: 
   serverCpu.read(true);
   driverCpu.read(true);
   await sleep(P.seconds * 1000);
-  const cpu = { server: serverCpu.read(), generator: driverCpu.read() };
+  const cpu = { server: serverCpu.read(), serverKernel: serverCpu.lastSystem, generator: driverCpu.read(), generatorKernel: driverCpu.lastSystem };
   const result = await pending;
   const memory = memoryOf(target.pid);
   if (result.lastError) log(`  last error seen: ${result.lastError}`);
@@ -232,7 +232,7 @@ async function scenarioDirect(): Promise<void> {
   });
   details.direct = result;
   const rate = result.receivedPerSecond;
-  log(`B1: ${fmt(rate)} msg/s delivered (server CPU ${(result.cpu.server * 100).toFixed(0)} %, generator ${(result.cpu.generator * 100).toFixed(0)} %)`);
+  log(`B1: ${fmt(rate)} msg/s delivered (server CPU ${(result.cpu.server * 100).toFixed(0)} % of which kernel ${(result.cpu.serverKernel * 100).toFixed(0)} %, generator ${(result.cpu.generator * 100).toFixed(0)} %)`);
   rows.push({ id: 'B1', scenario: `direct messages, ${users} users in pairs, ${window} in flight each`, target: '>= 500,000 msg/s', measured: `${fmt(rate)} msg/s`, met: rate >= 500_000, ofCeiling: ofCeiling(rate) });
 }
 
