@@ -101,7 +101,11 @@ export function createUi(options: UiOptions): Ui {
     }
     queue.push(line);
   });
-  rl.on('close', () => queue.end());
+  rl.on('close', () => {
+    // No prompt to redraw any more: later lines are printed plainly.
+    prompting = false;
+    queue.end();
+  });
   // Ctrl-C at the prompt ends input like Ctrl-D: the client logs out cleanly.
   rl.on('SIGINT', () => rl.close());
 
