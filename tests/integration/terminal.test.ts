@@ -146,12 +146,14 @@ describe('CLI-3 help, completion, history', () => {
     await hans.waitFor(() => hans.cursorRow() === '> whoelsesince 60');
   });
 
-  test('Ctrl-D logs out cleanly', async () => {
+  test.each([['Ctrl-D', KEY.ctrlD], ['Ctrl-C', KEY.ctrlC]])('%s logs out cleanly', async (_name, key) => {
     server = await startTestServer();
+    const yoda = await rawUser('yoda');
     const hans = await pty();
     await hans.login('hans', 'falcon*solo');
-    hans.type(KEY.ctrlD);
+    hans.type(key);
     expect(await hans.exited).toBe(0);
     await hans.waitFor('Goodbye, hans');
+    await yoda.event('presence', { user: 'hans', online: false });
   });
 });
