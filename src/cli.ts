@@ -3,6 +3,8 @@
 
 import { cac, type CAC } from 'cac';
 import { runClient } from './client/run.ts';
+import { hashCredentialsFile } from './server/credentials.ts';
+import { HASH_CONCURRENCY, hashPassword, isHash, JobQueue } from './server/passwords.ts';
 import { startServer } from './server/server.ts';
 import { stderrLogger } from './util/log.ts';
 import { versionLine } from './version.ts';
@@ -74,6 +76,15 @@ function buildCli(): CAC {
         json: options.json === true,
       });
       process.exit(code);
+    });
+  cli
+    .command('hash-credentials <file>', 'Replace the plain passwords in a credentials file with argon2id hashes')
+    .example('chat hash-credentials ./credentials.txt')
+    .action(async (file: string) => {
+      const queue = new JobQueue(HASH_CONCURRENCY, Number.MAX_SAFE_INTEGER);
+      const report = await hashCredentialsFile(file, (password) => hashPassword(password, queue), isHash);
+      for (const problem of report.problems) console.error(problem);
+      console.log(`${file}: ${report.hashed} ${report.hashed === 1 ? 'password' : 'passwords'} hashed, ${report.alreadyHashed} already hashed${report.problems.length ? `, ${report.problems.length} malformed left as they were` : ''}`);
     });
   cli.help();
   return cli;

@@ -47,11 +47,12 @@ export function makePasswordHandler(register: Registrar) {
         state.accounts.set(name, await register(name, secret as string));
       } catch (err) {
         state.accounts.delete(name);
+        if (err instanceof ChatError) throw err;
         state.log(`registration of ${name} failed: ${String(err)}`);
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
       state.log(`new account ${name}`);
-    } else if (!(await checkPassword(secret as string, state.accounts.get(name) as string))) {
+    } else if (!(await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing))) {
       recordFailure(ctx, name);
       return;
     }

@@ -1,7 +1,8 @@
 // The credentials file (AUTH-1): `username secret` a line, where the secret is a password or a hash.
 // Read once at start-up; new accounts are appended so that a crash mid-write never harms existing lines.
 
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { MAX_NAME_CHARS, MAX_PASSWORD_CHARS } from '../protocol/limits.ts';
 
 export interface Credentials {
@@ -92,4 +93,59 @@ export function describe(err: unknown): string {
   if (e?.code === 'EISDIR') return 'it is a directory';
   if (e?.code === 'ENOENT') return 'no such file or directory';
   return e?.message ?? String(err);
+}
+
+export interface HashReport {
+  hashed: number;
+  alreadyHashed: number;
+  /** Malformed lines, left exactly as they were (with line numbers). */
+  problems: string[];
+}
+
+/**
+ * `chat hash-credentials FILE`: replaces every plain password with its hash. The new file is
+ * written beside the old one, synced, and renamed over it, so a crash leaves one or the other,
+ * never a mix. If the file changes meanwhile (a registration), the work is redone.
+ */
+export async function hashCredentialsFile(path: string, hash: (password: string) => Promise<string>, isHash: (secret: string) => boolean): Promise<HashReport> {
+  for (let attempt = 0; ; attempt++) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read credentials file ${path}: ${describe(err)}`);
+    }
+    const report: HashReport = { hashed: 0, alreadyHashed: 0, problems: parseCredentials(text, path).problems };
+    const lines = await Promise.all(
+      text.split('\n').map(async (raw) => {
+        const match = LINE.exec(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+        if (!match || CONTROL.test(raw.replace(/\r$/, ''))) return raw;
+        const [, user, secret] = match as unknown as [string, string, string];
+        if (isHash(secret)) {
+          report.alreadyHashed++;
+          return raw;
+        }
+        report.hashed++;
+        return `${user} ${await hash(secret)}`;
+      }),
+    );
+    if (report.hashed === 0) return report;
+    const { mode } = await stat(path);
+    const temp = `${path}.tmp-${process.pid}`;
+    const file = await open(temp, 'w', mode);
+    try {
+      await file.write(lines.join('\n'));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if ((await readFile(path, 'utf8')) !== text && attempt < 3) {
+      await unlink(temp);
+      continue;
+    }
+    await rename(temp, path);
+    const dir = await open(dirname(path), 'r');
+    await dir.sync().finally(() => dir.close());
+    return report;
+  }
 }

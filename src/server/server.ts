@@ -56,7 +56,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   flusher.beforeFlush(batchPresence(state, () => flusher.request()));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
-    const secret = await hashPassword(password);
+    const secret = await hashPassword(password, state.hashing);
     await appender.append(user, secret);
     return secret;
   });

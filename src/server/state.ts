@@ -4,6 +4,7 @@
 import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { OfflineQueue } from './offline-queue.ts';
+import { JobQueue } from './passwords.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Session } from './session.ts';
 
@@ -77,6 +78,8 @@ export class ServerState {
   readonly privateRequests = new Map<string, PrivateRequest>();
   readonly wheel: TimerWheel;
   readonly offline: OfflineQueue;
+  /** Password hashing and verifying, a bounded number at a time. */
+  readonly hashing = new JobQueue();
   readonly ids: IdAllocator;
   readonly startedAt: number;
 
