@@ -25,6 +25,14 @@ function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX
   return n;
 }
 
+/** --tls-cert and --tls-key: both or neither. */
+function tlsFiles(options: Record<string, unknown>): { cert: string; key: string } | undefined {
+  const { tlsCert: cert, tlsKey: key } = options;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  return { cert: String(cert), key: String(key) };
+}
+
 function buildCli(): CAC {
   const cli = cac('chat');
   cli
@@ -37,7 +45,10 @@ function buildCli(): CAC {
     .option('--max-per-address <n>', 'Connections from one address (0: no cap)', { default: 100 })
     .option('--login-timeout <seconds>', 'Time a new connection has to log in', { default: 60 })
     .option('--rate-limit <n>', 'Commands a second per connection, bursts of 5x (0: no limit)', { default: 20 })
+    .option('--tls-cert <file>', 'Serve over TLS with this certificate (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
     .example('chat serve 5000 60 300')
+    .example('chat serve 5000 60 300 --tls-cert cert.pem --tls-key key.pem')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
       const server = await startServer({
         port: wholeNumber(port, 'port', 0, 65535),
@@ -51,6 +62,7 @@ function buildCli(): CAC {
         maxPerAddress: wholeNumber(options.maxPerAddress, 'max-per-address', 0),
         loginTimeoutMs: wholeNumber(options.loginTimeout, 'login-timeout', 1) * 1000,
         rateLimit: wholeNumber(options.rateLimit, 'rate-limit', 0),
+        tls: tlsFiles(options),
         log: stderrLogger,
       });
       console.log(`chat server listening on ${server.hostname}:${server.port}`);
@@ -67,13 +79,18 @@ function buildCli(): CAC {
     .option('--host <addr>', 'Server address', { default: '127.0.0.1' })
     .option('--p2p-port <port>', 'Port for private chats to listen on (0: any free port)', { default: 0 })
     .option('--json', 'One JSON object a line on stdout, for scripts and bots')
+    .option('--tls', 'Connect over TLS')
+    .option('--ca <file>', 'With --tls: trust this certificate (PEM), e.g. a self-signed server certificate')
     .example('chat connect 5000')
+    .example('chat connect 5000 --host chat.example.org --tls')
     .action(async (port: string, options: Record<string, unknown>) => {
+      if (options.ca !== undefined && !options.tls) throw new UsageError('--ca goes with --tls');
       const code = await runClient({
         port: wholeNumber(port, 'port', 1, 65535),
         host: String(options.host),
         p2pPort: wholeNumber(options.p2pPort, 'p2p-port', 0, 65535),
         json: options.json === true,
+        tls: options.tls ? { ca: options.ca === undefined ? undefined : String(options.ca) } : undefined,
       });
       process.exit(code);
     });

@@ -15,6 +15,8 @@ export interface ClientOptions {
   /** Port for the private-chat listener; 0 for any. */
   p2pPort: number;
   json: boolean;
+  /** Connect over TLS, trusting `ca` (a PEM file) or the system's certificate authorities. */
+  tls?: { ca?: string };
 }
 
 /** Why the server closed the connection, from the last `bye` or closing error it sent. */
@@ -45,14 +47,16 @@ export async function runClient(options: ClientOptions): Promise<number> {
         else early.push(line);
       },
       onClose: () => closedResolve(),
-    });
+    }, options.tls);
   } catch (err) {
     return finish(Exit.ServerGone, 'unreachable', (err as Error).message);
   }
   const whenClosed = (): Exit => {
     if (client?.loggedOut) return finish(Exit.Ok, 'logout', 'Logged out');
     const status = CLOSE_EXIT[farewell?.code ?? ''] ?? Exit.ServerGone;
-    return finish(status, farewell?.code ?? 'closed', farewell ? `Disconnected: ${farewell.text}` : 'The server closed the connection');
+    // A TLS server drops a plain connection without a word.
+    const silent = link.heard ? '' : options.tls ? '' : ' without answering (does it need --tls?)';
+    return finish(status, farewell?.code ?? 'closed', farewell ? `Disconnected: ${farewell.text}` : `The server closed the connection${silent}`);
   };
 
   try {

@@ -30,27 +30,52 @@ export class ServerLink {
   private nextTag = 1;
   private closedByUs = false;
   closed = false;
+  /** Whether the server has sent a line of the protocol yet. */
+  heard = false;
 
   private constructor(private readonly handlers: LinkHandlers) {}
 
-  /** Connects; throws an Error with a one-line message when the server cannot be reached. */
-  static async open(host: string, port: number, handlers: LinkHandlers): Promise<ServerLink> {
+  /**
+   * Connects (over TLS when `tls` is given, trusting `tls.ca` or the system's CAs); throws an
+   * Error with a one-line message when the server cannot be reached or its certificate is refused.
+   */
+  static async open(host: string, port: number, handlers: LinkHandlers, tls?: { ca?: string }): Promise<ServerLink> {
     const link = new ServerLink(handlers);
     const flusher = new TurnFlusher();
+    // With TLS, `open` comes before the handshake and anything written then is lost: wait for it.
+    let handshake: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    const handshaken = new Promise<void>((resolve, reject) => (handshake = { resolve, reject }));
+    const where = `${host}:${port}`;
     try {
       link.socket = await Bun.connect({
         hostname: host,
         port,
+        tls: tls ? (tls.ca ? { ca: Bun.file(tls.ca) } : true) : undefined,
         socket: {
           data: (_socket, chunk) => link.receive(chunk),
           drain: () => link.outbox.flush(),
-          close: () => link.lost(),
+          close: () => {
+            handshake?.reject(new Error(`the server at ${where} closed the connection during the TLS handshake`));
+            link.lost();
+          },
           error: () => link.lost(),
+          ...(tls && {
+            handshake: (_socket: Socket<undefined>, ok: boolean, error: Error | null) => {
+              if (ok) handshake?.resolve();
+              else if (/WRONG_VERSION_NUMBER|packet length too long/i.test(error?.message ?? '')) {
+                handshake?.reject(new Error(`the server at ${where} does not speak TLS (leave out --tls?)`));
+              } else {
+                handshake?.reject(new Error(`the server at ${where} is not trusted: ${error?.message ?? 'TLS handshake failed'}${tls.ca ? '' : ' (pass --ca with its certificate)'}`));
+              }
+            },
+          }),
         },
       });
     } catch (err) {
-      throw new Error(`cannot reach the server at ${host}:${port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+      throw new Error(`cannot reach the server at ${where} (${(err as { code?: string }).code ?? (err as Error).message})`);
     }
+    if (tls) await handshaken;
+    handshake = undefined;
     link.outbox = new Outbox(link.socket, flusher, 64 << 20, () => link.socket.terminate());
     return link;
   }
@@ -95,6 +120,7 @@ export class ServerLink {
       } catch {
         continue;
       }
+      this.heard = true;
       const re = (line as Reply).re;
       const waiter = re === undefined ? undefined : this.pending.get(re);
       if (waiter && (line.type === 'ok' || line.type === 'error')) {

@@ -10,7 +10,8 @@ import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { admit, release } from './admission.ts';
 import { Conn, normaliseAddress } from './connection.ts';
-import { CredentialsAppender, loadCredentials } from './credentials.ts';
+import { readFile } from 'node:fs/promises';
+import { CredentialsAppender, describe, loadCredentials } from './credentials.ts';
 import { handleLine, makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
@@ -27,6 +28,8 @@ export interface ServeOptions extends Partial<ServerConfig> {
   credentials: string;
   /** Path of the database, or `:memory:`. */
   db: string;
+  /** PEM files; without them traffic is plain text. */
+  tls?: { cert: string; key: string };
   log?: Logger;
   clock?: () => number;
 }
@@ -61,11 +64,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     return secret;
   });
 
+  const tls = options.tls && (await readTls(options.tls));
+  if (!tls) log('traffic is plain text: anyone on the network path can read it (--tls-cert and --tls-key encrypt it)');
+
   let listener: TCPSocketListener<Conn>;
   try {
     listener = Bun.listen<Conn>({
       hostname: options.host ?? '0.0.0.0',
       port: options.port,
+      tls,
       socket: {
         open(socket) {
           socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
@@ -101,6 +108,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   } catch (err) {
     store.close();
+    if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
     const code = (err as { code?: string }).code;
     const where = `${options.host ?? '0.0.0.0'}:${options.port}`;
     if (code === 'EADDRINUSE') throw new Error(`port ${options.port} is already in use (${where})`);
@@ -131,4 +139,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return stopping;
     },
   };
+}
+
+/** Reads the certificate and key, so that a missing or unreadable file is one clear error at start. */
+async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the TLS ${what} ${path}: ${describe(err)}`);
+    }
+  };
+  return { cert: await read(files.cert, 'certificate'), key: await read(files.key, 'key') };
 }
