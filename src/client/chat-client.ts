@@ -10,6 +10,7 @@ import { findCommand, helpText, TYPED } from './commands.ts';
 import type { ServerLink, Reply } from './server-link.ts';
 import { NOTIFICATION_COST } from '../protocol/limits.ts';
 import type { RateLimiter } from '../util/rate-limiter.ts';
+import type { SeenIds } from './seen-ids.ts';
 import type { Ui } from './terminal.ts';
 
 /** How long acks wait to be gathered into one. */
@@ -21,8 +22,6 @@ export class ChatClient {
   /** Private chats by peer: 'pending' until the direct connection is up. */
   readonly chats = new Map<string, 'pending' | 'open'>();
   private peers: PeerNode | undefined;
-  /** Highest message id shown; anything at or below it is a duplicate. */
-  private shownUpTo = 0;
   private ackScheduled = false;
   /** The server confirmed a logout typed by the user. */
   loggedOut = false;
@@ -34,6 +33,8 @@ export class ChatClient {
     readonly me: string,
     private readonly link: ServerLink,
     private readonly ui: Ui,
+    /** Message ids already shown: anything at or below the mark is a duplicate. */
+    private readonly seen: SeenIds,
     /** The server's command budget (from its welcome); undefined when it has none. */
     private readonly budget?: RateLimiter,
   ) {}
@@ -173,18 +174,17 @@ export class ChatClient {
   }
 
   private onMessage(line: MessageLine): void {
-    if (line.id > this.shownUpTo) {
-      this.shownUpTo = line.id;
-      this.ui.show(line);
-    }
+    if (this.seen.firstSight(line.id)) this.ui.show(line);
     // Acks are cumulative: one every ACK_DELAY_MS covers everything shown so far, and keeps a
     // flood of incoming messages from spending our command budget.
     if (!this.ackScheduled) {
       this.ackScheduled = true;
       setTimeout(() => {
         this.ackScheduled = false;
+        // Remember what was shown before telling the server it may forget it.
+        this.seen.save();
         this.budget?.take(Date.now(), NOTIFICATION_COST);
-        this.link.notify('ack', [this.shownUpTo]);
+        this.link.notify('ack', [this.seen.upTo]);
       }, ACK_DELAY_MS);
     }
   }

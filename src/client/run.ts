@@ -2,6 +2,7 @@
 // pick the exit code (CLI-6).
 
 import { ChatClient } from './chat-client.ts';
+import { SeenIds, stateDir } from './seen-ids.ts';
 import { complete } from './commands.ts';
 import { Exit } from './exit-codes.ts';
 import { ConnectionLost, ServerLink, type Reply } from './server-link.ts';
@@ -17,6 +18,8 @@ export interface ClientOptions {
   json: boolean;
   /** Connect over TLS, trusting `ca` (a PEM file) or the system's certificate authorities. */
   tls?: { ca?: string };
+  /** Where the ids of messages already shown are kept (default: stateDir()). */
+  stateDir?: string;
 }
 
 /** Why the server closed the connection, from the last `bye` or closing error it sent. */
@@ -65,7 +68,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
       link.close();
       return finish(welcome, 'login', 'Not logged in');
     }
-    client = new ChatClient(String(welcome.user), link, ui, budgetOf(welcome));
+    const user = String(welcome.user);
+    client = new ChatClient(user, link, ui, SeenIds.open(options.stateDir ?? stateDir(), welcome.server, user), budgetOf(welcome));
     for (const line of early.splice(0)) client.onEvent(line);
     await client.startPeers(options.p2pPort);
     await client.learnOnline();

@@ -62,7 +62,8 @@ export function makePasswordHandler(register: Registrar) {
     // The client paces itself with the server's budget, so that it never runs into it.
     const { rateLimit } = state.config;
     const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};
-    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, ...budget }));
+    // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
+    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, ...budget }));
   };
 }
 

@@ -82,6 +82,8 @@ export class ServerState {
   readonly hashing = new JobQueue();
   readonly ids: IdAllocator;
   readonly startedAt: number;
+  /** The database's instance id (Store.instanceId), told to clients at login. */
+  readonly instance: number;
 
   constructor(
     readonly config: ServerConfig,
@@ -97,6 +99,7 @@ export class ServerState {
     this.wheel = new TimerWheel(this.startedAt);
     this.offline = new OfflineQueue(store, requestFlush);
     this.ids = new IdAllocator(store);
+    this.instance = store.instanceId();
     for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
   }
 

@@ -105,6 +105,17 @@ export class SqliteStore implements Store {
     })();
   }
 
+  instanceId(): number {
+    return this.db.transaction(() => {
+      const row = this.db.query<{ value: number }, []>("SELECT value FROM meta WHERE key = 'instance'").get();
+      if (row) return row.value;
+      const [high = 0, low = 0] = crypto.getRandomValues(new Uint32Array(2));
+      const id = (high & 0x1fffff) * 2 ** 32 + low;
+      this.db.run("INSERT INTO meta (key, value) VALUES ('instance', ?)", [id]);
+      return id;
+    })();
+  }
+
   close(): void {
     this.db.close();
   }

@@ -32,5 +32,10 @@ export interface Store {
    * Ids only grow, across restarts and crashes, so clients can drop duplicates by id.
    */
   reserveIds(count: number): number;
+  /**
+   * A random number made when the database was created: it tells clients which server's ids
+   * they are keeping track of (ids start again with a new database).
+   */
+  instanceId(): number;
   close(): void;
 }

@@ -1,7 +1,12 @@
 // Runs the real `chat` command line as a child process, with piped stdin.
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+
+/** Where client processes in tests keep the ids they have shown, instead of the user's home. */
+export const STATE_DIR = mkdtempSync(join(tmpdir(), 'chat-state-'));
 
 /** How to run the CLI: CHAT_BIN (a compiled binary) if set, else the sources under Bun. */
 export const CHAT: string[] = process.env.CHAT_BIN ? [process.env.CHAT_BIN] : [process.execPath, join(import.meta.dir, '../../src/cli.ts')];
@@ -19,7 +24,7 @@ export async function runCli(args: string[], options: { stdin?: string; env?: Re
     stdout: 'pipe',
     stderr: 'pipe',
     cwd: options.cwd,
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR, ...options.env },
   });
   const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 8000);
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
@@ -39,7 +44,7 @@ export class LiveClient {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
-      env: { ...process.env, NO_COLOR: '1', ...env },
+      env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR, ...env },
     });
     this.exited = this.proc.exited;
     void this.read();

@@ -3,7 +3,7 @@
 
 import xterm from '@xterm/headless';
 import type { Subprocess } from 'bun';
-import { CHAT } from './cli.ts';
+import { CHAT, STATE_DIR } from './cli.ts';
 
 export const KEY = { enter: '\r', tab: '\t', up: '\x1b[A', ctrlD: '\x04', ctrlC: '\x03' } as const;
 
@@ -29,7 +29,7 @@ export class PtyClient {
         this.screen.write(data, () => this.pendingWrites--);
       },
     });
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), TERM: 'xterm-256color', ...options.env };
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), TERM: 'xterm-256color', CHAT_STATE_DIR: STATE_DIR, ...options.env };
     if (!options.env || !('NO_COLOR' in options.env)) delete env.NO_COLOR;
     this.proc = Bun.spawn([...CHAT, 'connect', String(port)], { terminal: this.terminal, env });
     this.exited = this.proc.exited;
