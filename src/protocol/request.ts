@@ -26,12 +26,17 @@ export function commandList(): string {
 
 /** True for a line with nothing but spaces and tabs: such lines are ignored, not answered. */
 export function isBlank(line: string): boolean {
-  return line.trim() === '';
+  // trim() also removes CR, VT and FF: a line of those is refused (bad-characters), not ignored.
+  return line.trim() === '' && !CONTROL.test(line);
 }
 
 /** Parses one line (without its LF). Throws ProtocolError; `err.tag` is set when the tag was read. */
 export function parseRequest(line: string): Request {
   let rest = line.trimStart();
+  // trimStart() also removes CR, VT and FF: control characters before the first word are refused too.
+  if (rest.length !== line.length && CONTROL.test(line.slice(0, line.length - rest.length))) {
+    throw new ProtocolError(ErrorCode.BadCharacters, 'Control characters are not allowed');
+  }
   let tag: string | undefined;
   if (rest.startsWith('#')) {
     [tag, rest] = splitWord(rest);
