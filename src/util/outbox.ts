@@ -63,6 +63,10 @@ export class Outbox {
     this.lines.push(line);
     this.queuedChars += line.length;
     if (this.queuedChars + (this.unsent?.length ?? 0) > this.limit) {
+      // Lines queued during one turn have not been offered to the kernel yet: only what it does
+      // not take counts against the limit, or a burst to a fast reader would cut it off.
+      this.flush();
+      if (this.closed || this.pending <= this.limit) return;
       this.closed = true;
       this.onOverflow();
       return;
