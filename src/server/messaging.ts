@@ -73,10 +73,13 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
 }
 
 function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome): void {
-  target.conn.send(encodeMessage('message', msg.id, msg.from, msg.at, msg.body));
   // Written in the turn it was accepted in: its acceptance time is its sending time.
   target.unacked.set(msg.id, { msg, sentAt: msg.at, outcome });
   target.maxSentId = msg.id;
+  // Recorded before the write: a write past the outbox limit terminates the connection, and its
+  // close handler (run synchronously) ends the session and stores what is in `unacked`.
+  target.conn.send(encodeMessage('message', msg.id, msg.from, msg.at, msg.body));
+  if (state.sessions.get(target.name) !== target) return;
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
 
