@@ -92,7 +92,7 @@ function buildCli(): CAC {
         json: options.json === true,
         tls: options.tls ? { ca: options.ca === undefined ? undefined : String(options.ca) } : undefined,
       });
-      process.exit(code);
+      await exitAfterOutput(code);
     });
   cli
     .command('hash-credentials <file>', 'Replace the plain passwords in a credentials file with argon2id hashes')
@@ -105,6 +105,12 @@ function buildCli(): CAC {
     });
   cli.help();
   return cli;
+}
+
+/** Exits once everything written to stdout has left: a pipe reader must see every last line. */
+async function exitAfterOutput(code: number): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -118,6 +118,8 @@ export class ChatClient {
   /** Logs out (end of input), paced like any typed command. Resolves with the server's reply. */
   async logout(): Promise<Reply> {
     await this.pace(1);
+    // Acknowledge what was shown first, so the server need not deliver it again.
+    this.acknowledge();
     return this.send('logout', '');
   }
 
@@ -179,14 +181,18 @@ export class ChatClient {
     // flood of incoming messages from spending our command budget.
     if (!this.ackScheduled) {
       this.ackScheduled = true;
-      setTimeout(() => {
-        this.ackScheduled = false;
-        // Remember what was shown before telling the server it may forget it.
-        this.seen.save();
-        this.budget?.take(Date.now(), NOTIFICATION_COST);
-        this.link.notify('ack', [this.seen.upTo]);
-      }, ACK_DELAY_MS);
+      setTimeout(() => this.acknowledge(), ACK_DELAY_MS);
     }
+  }
+
+  /** Tells the server everything shown so far may be forgotten: cumulative, so one line does. */
+  private acknowledge(): void {
+    if (!this.ackScheduled) return;
+    this.ackScheduled = false;
+    // Remember what was shown before telling the server it may forget it.
+    this.seen.save();
+    this.budget?.take(Date.now(), NOTIFICATION_COST);
+    this.link.notify('ack', [this.seen.upTo]);
   }
 
   private onAccepted(line: PrivateLine): void {
@@ -210,6 +216,8 @@ export class ChatClient {
 
   /** Closes every private chat (the server tells the peers on logout, P2P-5). */
   stop(): void {
+    // The connection may have died before the ack went out: what was shown must still count.
+    this.seen.save();
     this.peers?.stop();
   }
 }

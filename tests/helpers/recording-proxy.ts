@@ -6,6 +6,8 @@ import type { Socket, TCPSocketListener } from 'bun';
 interface Pipe {
   upstream?: Socket<undefined>;
   pending: Uint8Array[];
+  /** Text of an unfinished line, when lines are being filtered. */
+  partial: string;
 }
 
 export class RecordingProxy {
@@ -13,13 +15,14 @@ export class RecordingProxy {
   toServer = '';
   private readonly listener: TCPSocketListener<Pipe>;
 
-  constructor(targetPort: number) {
+  /** `drop`: client lines matching it are recorded but not passed on (e.g. acks, to force redelivery). */
+  constructor(targetPort: number, drop?: (line: string) => boolean) {
     this.listener = Bun.listen<Pipe>({
       hostname: '127.0.0.1',
       port: 0,
       socket: {
         open: (client) => {
-          client.data = { pending: [] };
+          client.data = { pending: [], partial: '' };
           Bun.connect({
             hostname: '127.0.0.1',
             port: targetPort,
@@ -34,8 +37,15 @@ export class RecordingProxy {
           }, () => client.end());
         },
         data: (client, chunk) => {
-          this.toServer += Buffer.from(chunk).toString('utf8');
-          const copy = chunk.slice();
+          const text = Buffer.from(chunk).toString('utf8');
+          this.toServer += text;
+          let copy: Uint8Array = chunk.slice();
+          if (drop) {
+            const lines = (client.data.partial + text).split('\n');
+            client.data.partial = lines.pop() ?? '';
+            const kept = lines.filter((line) => !drop(line));
+            copy = Buffer.from(kept.map((line) => `${line}\n`).join(''));
+          }
           if (client.data.upstream) client.data.upstream.write(copy);
           else client.data.pending.push(copy);
         },
