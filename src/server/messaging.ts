@@ -115,7 +115,11 @@ export function sendBacklog(state: ServerState, session: Session): void {
   // Messages queued this turn must be in the store before it is read.
   state.offline.flush();
   const stored = state.store.messagesFor(session.name);
-  for (const m of stored) session.conn.send(encodeMessage('message', m.id, m.from, m.at, m.body, true));
+  const lines = stored.map((m) => encodeMessage('message', m.id, m.from, m.at, m.body, true));
+  // Sent in one go however long it is: it must not count as the reader falling behind, or a user
+  // with more stored than the outbox limit would be cut off at every login and never get them.
+  if (lines.length > 0) session.conn.outbox.allow(lines.reduce((n, line) => n + Buffer.byteLength(line), 0));
+  for (const line of lines) session.conn.send(line);
   const last = stored.at(-1);
   if (last) {
     session.maxSentId = last.id;

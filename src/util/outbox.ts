@@ -48,6 +48,8 @@ export class Outbox {
   private unsent: Uint8Array | null = null;
   private marked = false;
   private closed = false;
+  /** Bytes the queue may hold past the limit for a burst the server sends on its own (see allow). */
+  private allowance = 0;
 
   constructor(
     private readonly sink: Sink,
@@ -62,11 +64,11 @@ export class Outbox {
     if (this.closed) return;
     this.lines.push(line);
     this.queuedChars += line.length;
-    if (this.queuedChars + (this.unsent?.length ?? 0) > this.limit) {
+    if (this.queuedChars + (this.unsent?.length ?? 0) > this.limit + this.allowance) {
       // Lines queued during one turn have not been offered to the kernel yet: only what it does
       // not take counts against the limit, or a burst to a fast reader would cut it off.
       this.flush();
-      if (this.closed || this.pending <= this.limit) return;
+      if (this.closed || this.pending <= this.limit + this.allowance) return;
       this.closed = true;
       this.onOverflow();
       return;
@@ -82,8 +84,22 @@ export class Outbox {
     return this.queuedChars + (this.unsent?.length ?? 0);
   }
 
+  /**
+   * Lets the queue grow `bytes` past the limit, for what the server sends in one go on its own
+   * account (the stored messages at login): that says nothing about how fast the reader reads.
+   * The allowance ends when the queue is back under the limit.
+   */
+  allow(bytes: number): void {
+    this.allowance += bytes;
+  }
+
   /** Writes what is queued. Safe to call at any time, any number of times (drain may fire spuriously). */
   flush(): void {
+    this.write();
+    if (this.allowance > 0 && this.pending <= this.limit) this.allowance = 0;
+  }
+
+  private write(): void {
     this.marked = false;
     if (this.unsent) {
       const n = this.sink.write(this.unsent);
