@@ -72,3 +72,29 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (options.clock) options.clock.server = server;
   return { server, port: server.port, dir, credentialsPath, dbPath, stop: () => server.stop() };
 }
+
+/**
+ * A test server with any of the server's settings (rate limit, caps, outbox limit...) on top of
+ * startTestServer's: a fresh directory, credentials file and database file.
+ */
+export async function startConfiguredServer(options: TestServerOptions & { config?: Partial<import('../../src/server/state.ts').ServerConfig> } = {}): Promise<TestServer> {
+  const { config = {}, ...rest } = options;
+  const base = await startTestServer(rest);
+  await base.stop();
+  const server = await startServer({
+    port: 0,
+    host: '127.0.0.1',
+    blockDurationMs: (rest.blockSeconds ?? 60) * 1000,
+    timeoutMs: (rest.timeoutSeconds ?? 300) * 1000,
+    credentials: base.credentialsPath,
+    db: base.dbPath,
+    register: rest.register ?? true,
+    clock: rest.clock?.read,
+    ...(rest.ackTimeoutMs !== undefined && { ackTimeoutMs: rest.ackTimeoutMs }),
+    ...(rest.privateRequestMs !== undefined && { privateRequestMs: rest.privateRequestMs }),
+    ...(rest.outboxLimit !== undefined && { outboxLimit: rest.outboxLimit }),
+    ...config,
+  });
+  if (rest.clock) rest.clock.server = server;
+  return { ...base, server, port: server.port, stop: () => server.stop() };
+}
