@@ -171,3 +171,22 @@ test('SIGKILL of the server at any moment loses no accepted message, and none is
     }
   }
 }, 40_000);
+
+test('an account registered just before a SIGKILL is there after the restart (AUTH-3)', async () => {
+  port = await freePort();
+  await startServer();
+  const before = await Bun.file(credentials).text();
+  const c = await RawClient.connect(port);
+  expect((await c.request('login newbie')).code).toBe('new-account');
+  expect((await c.request('password fresh-pw')).code).toBe('welcome');
+  await crash();
+  c.kill();
+  await startServer();
+  const after = await Bun.file(credentials).text();
+  expect(after.startsWith(before)).toBe(true);
+  expect(after.slice(before.length)).toMatch(/^\n?newbie \$argon2id\$\S+\n$/);
+  const again = await RawClient.connect(port);
+  await again.login('newbie', 'fresh-pw');
+  again.kill();
+  await crash();
+}, 15_000);
