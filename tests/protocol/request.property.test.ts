@@ -197,7 +197,7 @@ describe('parseRequest on random input (PROTO-3)', () => {
         const result = parseOrError(bad);
         expect(result).toBeInstanceOf(ProtocolError);
         // Inside a tag the tag is refused first; anywhere else the characters are.
-        expect([ErrorCode.BadCharacters, ErrorCode.BadTag]).toContain((result as ProtocolError).code);
+        expect<string[]>([ErrorCode.BadCharacters, ErrorCode.BadTag]).toContain((result as ProtocolError).code);
         // A line the dispatcher would ignore as blank must not hold one either.
         expect(isBlank(bad)).toBe(false);
       }),
