@@ -26,8 +26,9 @@ export function commandList(): string {
 
 /** True for a line with nothing but spaces and tabs: such lines are ignored, not answered. */
 export function isBlank(line: string): boolean {
-  // trim() also removes CR, VT and FF: a line of those is refused (bad-characters), not ignored.
-  return line.trim() === '' && !CONTROL.test(line);
+  // Spaces and tabs only: other whitespace (CR, VT, NBSP, U+3000, a BOM) is not nothing, and
+  // gets an answer like any other line.
+  return /^[ \t]*$/.test(line);
 }
 
 /** Parses one line (without its LF). Throws ProtocolError; `err.tag` is set when the tag was read. */

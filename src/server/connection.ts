@@ -77,7 +77,10 @@ export class Conn {
     this.closeReason ??= reason;
     this.closed = true;
     this.outbox.close();
-    this.socket.terminate();
+    // Bun runs the close handler inside terminate(). An overflow happens inside some other
+    // user's command; ending this session in the middle of it (presence, delivery, a private
+    // chat) would interleave two handlers. Nothing more is sent here meanwhile: `closed` is set.
+    queueMicrotask(() => this.socket.terminate());
   }
 }
 

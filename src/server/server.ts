@@ -125,14 +125,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     stop() {
       stopping ??= (async () => {
         clearInterval(ticker);
-        for (const session of [...state.sessions.values()]) {
-          session.conn.bye('shutdown', 'The server is shutting down');
-        }
+        // End the sessions first, while every connection is still open: what they had not
+        // acknowledged is stored, and its senders hear `stored` before their `bye`.
+        const conns = [...state.sessions.values()].map((session) => session.conn);
+        for (const conn of conns) if (conn.session) endSession(state, conn.session, 'shutdown');
+        state.offline.flush();
+        for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
-        // Close handlers may run later; end the sessions now (idempotent) so what they had
-        // not acknowledged is stored before the database closes.
-        for (const session of [...state.sessions.values()]) endSession(state, session, 'shutdown');
         state.offline.flush();
         store.close();
       })();
