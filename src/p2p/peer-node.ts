@@ -1,10 +1,13 @@
-// The client's private-chat sockets (P2P-1, P2P-3): a listener for peers that were given a token,
-// and outgoing connections to peers that accepted. Knows nothing of the server or the terminal.
+// The client's private-chat sockets (P2P-1, P2P-2, P2P-3): a listener for peers that were given a
+// token, and outgoing connections to peers that accepted. Both sides prove they know the token
+// without sending it, then every line is sealed (peer-crypto.ts). Knows nothing of the server or
+// the terminal.
 
 import type { Socket, TCPSocketListener } from 'bun';
 import { LineSplitter, INVALID_UTF8 } from '../protocol/line-splitter.ts';
 import { Outbox, TurnFlusher } from '../util/outbox.ts';
-import { formatPeerLine, parsePeerLine, TokenBook, type PeerLine } from './peer-protocol.ts';
+import { Channel, helloMac, isToken, macMatches, newNonce, tokenKey, welcomeMac } from './peer-crypto.ts';
+import { formatPayload, formatPeerLine, messagePayloads, parsePayload, parsePeerLine, Reassembler, TokenBook, type PeerLine, type PeerPayload } from './peer-protocol.ts';
 
 /** How long a new connection has to complete its handshake before it is dropped. */
 export const HANDSHAKE_MS = 5_000;
@@ -26,9 +29,16 @@ interface Link {
   quiet: boolean;
   /** The socket has closed. */
   gone?: boolean;
+  /** An incoming hello is waiting for its token: any further line closes the connection. */
+  held?: boolean;
   readonly splitter: LineSplitter;
   outbox?: Outbox;
   timer?: ReturnType<typeof setTimeout>;
+  /** Outgoing, until the welcome checks out: the key from the token and the nonce of our hello. */
+  hello?: { key: Buffer; nonce: string };
+  /** Once open: seals and opens boxes. */
+  channel?: Channel;
+  readonly incoming: Reassembler;
 }
 
 export class PeerNode {
@@ -93,17 +103,25 @@ export class PeerNode {
     this.awaiting.delete(user);
     for (const { socket, line } of waiting) {
       if (socket.data.gone) continue;
+      socket.data.held = false;
       if (!this.handshake(socket, line)) socket.terminate();
     }
   }
 
   /** Connects to a peer that accepted us; ends in onOpen or onClose(user, 'unreachable'). */
   connect(user: string, host: string, port: number, token: string): void {
-    Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: newLink(user) })
+    if (!isToken(token)) {
+      queueMicrotask(() => this.events.onClose(user, 'unreachable'));
+      return;
+    }
+    const link = newLink(user);
+    link.hello = { key: tokenKey(token), nonce: newNonce() };
+    Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: link })
       .then((socket) => {
+        const { key, nonce } = link.hello as { key: Buffer; nonce: string };
         socket.data.outbox = this.outboxFor(socket);
         socket.data.timer = setTimeout(() => socket.terminate(), this.handshakeMs);
-        this.send(socket, { kind: 'hello', user: this.me, token });
+        this.send(socket, { kind: 'hello', user: this.me, nonce, mac: helloMac(key, this.me, user, nonce) });
       })
       .catch(() => this.events.onClose(user, 'unreachable'));
   }
@@ -116,7 +134,7 @@ export class PeerNode {
   sendText(user: string, text: string): boolean {
     const socket = this.links.get(user);
     if (!socket?.data.open) return false;
-    this.send(socket, { kind: 'msg', text });
+    for (const payload of messagePayloads(text)) this.seal(socket, payload);
     return true;
   }
 
@@ -127,7 +145,7 @@ export class PeerNode {
     if (!socket) return;
     this.links.delete(user);
     socket.data.quiet = true;
-    if (socket.data.open) this.send(socket, { kind: 'bye' });
+    if (socket.data.open) this.seal(socket, { t: 'bye' });
     socket.data.outbox?.flush();
     socket.end();
   }
@@ -140,6 +158,11 @@ export class PeerNode {
 
   private send(socket: Socket<Link>, line: PeerLine): void {
     socket.data.outbox?.push(formatPeerLine(line));
+  }
+
+  private seal(socket: Socket<Link>, payload: PeerPayload): void {
+    const channel = socket.data.channel as Channel;
+    this.send(socket, { kind: 'box', box: channel.seal(formatPayload(payload)) });
   }
 
   private outboxFor(socket: Socket<Link>): Outbox {
@@ -172,32 +195,52 @@ export class PeerNode {
     }
     for (const raw of lines) {
       const line = raw === INVALID_UTF8 ? undefined : parsePeerLine(raw);
-      if (!line) return void socket.terminate();
+      if (!line || link.held) return void socket.terminate();
       if (!link.open) {
         const waiting = line.kind === 'hello' && link.user === undefined ? this.awaiting.get(line.user) : undefined;
         if (waiting) {
+          link.held = true;
           waiting.push({ socket, line });
-          return;
+          continue;
         }
         if (!this.handshake(socket, line)) return void socket.terminate();
         continue;
       }
-      if (line.kind === 'msg') this.events.onMessage(link.user as string, line.text);
-      else if (line.kind === 'bye') return void this.finish(socket, 'stopped');
-      else return void socket.terminate();
+      // Open: only boxes, each the next one in order, unaltered, holding a payload.
+      const plain = line.kind === 'box' ? link.channel?.open(line.box) : undefined;
+      const payload = plain === undefined ? undefined : parsePayload(plain);
+      if (!payload) return void socket.terminate();
+      if (payload.t === 'bye') return void this.finish(socket, 'stopped');
+      const done = link.incoming.push(payload);
+      if (done === 'too-long') return void socket.terminate();
+      if (done !== 'more') this.events.onMessage(link.user as string, done.text);
     }
   }
 
-  /** The first line on a connection: hello (incoming, token checked) or welcome (outgoing). */
+  /**
+   * The first line on a connection: a hello (incoming: its MAC must prove the token we hold for
+   * that user, which is spent either way) or a welcome (outgoing: its MAC must prove the peer
+   * holds it too, for this hello). Either way the chat's keys come from the token and both nonces.
+   */
   private handshake(socket: Socket<Link>, line: PeerLine): boolean {
     const link = socket.data;
     if (link.user === undefined) {
-      if (line.kind !== 'hello' || !this.tokens.redeem(line.user, line.token, Date.now())) return false;
+      if (line.kind !== 'hello') return false;
+      const token = this.tokens.take(line.user, Date.now());
+      if (token === undefined || !isToken(token)) return false;
+      const key = tokenKey(token);
+      if (!macMatches(line.mac, helloMac(key, line.user, this.me, line.nonce))) return false;
       if (this.links.has(line.user)) return false;
+      const nonce = newNonce();
       link.user = line.user;
-      this.send(socket, { kind: 'welcome', user: this.me });
-    } else if (line.kind !== 'welcome' || line.user !== link.user) {
-      return false;
+      link.channel = Channel.forPeer(key, line.nonce, nonce);
+      this.send(socket, { kind: 'welcome', user: this.me, nonce, mac: welcomeMac(key, line.user, this.me, line.nonce, nonce) });
+    } else {
+      const hello = link.hello;
+      if (line.kind !== 'welcome' || !hello || line.user !== link.user) return false;
+      if (!macMatches(line.mac, welcomeMac(hello.key, this.me, link.user, hello.nonce, line.nonce))) return false;
+      link.channel = Channel.forRequester(hello.key, hello.nonce, line.nonce);
+      link.hello = undefined;
     }
     clearTimeout(link.timer);
     link.open = true;
@@ -226,5 +269,5 @@ export class PeerNode {
 }
 
 function newLink(user: string | undefined): Link {
-  return { user, open: false, quiet: false, splitter: new LineSplitter() };
+  return { user, open: false, quiet: false, splitter: new LineSplitter(), incoming: new Reassembler() };
 }

@@ -1,10 +1,13 @@
-// The client's private-chat listener against real sockets (P2P-2, P2P-3): only the right token
-// for the right requester, once; strangers get nothing.
+// The client's private-chat listener against real sockets (P2P-2, P2P-3): only a hello that proves
+// the right token for the right requester, once; strangers get nothing.
 
 import { afterEach, describe, expect, test } from 'bun:test';
 import { PeerNode } from '../../src/p2p/peer-node.ts';
+import { Channel, helloMac, newNonce, tokenKey, welcomeMac } from '../../src/p2p/peer-crypto.ts';
+import { MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
 
 const TOKEN = '0123456789abcdef0123456789abcdef';
+const WRONG = 'f'.repeat(32);
 
 interface Recorded {
   opened: string[];
@@ -27,8 +30,13 @@ afterEach(() => {
   for (const n of nodes.splice(0)) n.stop();
 });
 
+/** A hello as `requester` would send it to `peer`, keyed by `token`. */
+function hello(requester: string, token: string, peer = 'yoda', nonce = newNonce()): { line: string; nonce: string } {
+  return { line: `hello ${requester} ${nonce} ${helloMac(tokenKey(token), requester, peer, nonce)}\n`, nonce };
+}
+
 /** A raw TCP client: what it received, and when it was closed. */
-async function stranger(port: number, send?: string): Promise<{ received: () => string; closed: Promise<void>; kill: () => void }> {
+async function stranger(port: number, send?: string): Promise<{ received: () => string; closed: Promise<void>; kill: () => void; write: (s: string) => void }> {
   let received = '';
   let onClose!: () => void;
   const closed = new Promise<void>((r) => (onClose = r));
@@ -38,7 +46,16 @@ async function stranger(port: number, send?: string): Promise<{ received: () => 
     socket: { data: (_s, d) => void (received += Buffer.from(d).toString()), close: () => onClose(), error: () => onClose() },
   });
   if (send !== undefined) socket.write(send);
-  return { received: () => received, closed, kill: () => socket.terminate() };
+  return { received: () => received, closed, kill: () => socket.terminate(), write: (s) => void socket.write(s) };
+}
+
+/** Checks the welcome `received` answers `nonceR` for a requester holding `token`; returns the requester's channel. */
+function checkWelcome(received: string, nonceR: string, token = TOKEN, requester = 'hans', peer = 'yoda'): Channel {
+  const m = /^welcome (\S+) ([0-9a-f]{32}) ([0-9a-f]{64})\n$/.exec(received);
+  if (!m) throw new Error(`not a welcome: ${JSON.stringify(received)}`);
+  expect(m[1]).toBe(peer);
+  expect(m[3]).toBe(welcomeMac(tokenKey(token), requester, peer, nonceR, m[2] as string));
+  return Channel.forRequester(tokenKey(token), nonceR, m[2] as string);
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -50,7 +67,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 describe('PeerNode', () => {
-  test('with the token the server gave, the requester connects and both can talk (P2P-3)', async () => {
+  test('with the token the server gave, the requester connects and both can talk (P2P-2, P2P-3)', async () => {
     const [yoda, yodaRec] = node('yoda');
     const [hans, hansRec] = node('hans');
     yoda.expect('hans', TOKEN);
@@ -58,6 +75,7 @@ describe('PeerNode', () => {
     await until(() => hansRec.opened.length === 1 && yodaRec.opened.length === 1, 'both open');
     expect(hansRec.opened).toEqual(['yoda']);
     expect(yodaRec.opened).toEqual(['hans']);
+    expect(hans.isOpen('yoda')).toBe(true);
     expect(hans.sendText('yoda', 'hello 🙂')).toBe(true);
     expect(yoda.sendText('hans', 'hi back')).toBe(true);
     await until(() => yodaRec.messages.length === 1 && hansRec.messages.length === 1, 'messages');
@@ -71,32 +89,93 @@ describe('PeerNode', () => {
     expect(yoda.sendText('hans', 'gone?')).toBe(false);
   });
 
-  test('a wrong token is refused at once, without a byte', async () => {
+  test('long texts arrive whole: MAX_TEXT_CHARS emoji in one message, longer ones as several (P2P-3)', async () => {
+    const [yoda, yodaRec] = node('yoda');
+    const [hans, hansRec] = node('hans');
+    yoda.expect('hans', TOKEN);
+    hans.connect('yoda', '127.0.0.1', yoda.port, TOKEN);
+    await until(() => hansRec.opened.length === 1 && yodaRec.opened.length === 1, 'both open');
+    const emoji = '🙂'.repeat(MAX_TEXT_CHARS);
+    const control = '\u0001'.repeat(MAX_TEXT_CHARS);
+    hans.sendText('yoda', emoji);
+    hans.sendText('yoda', control);
+    hans.sendText('yoda', 'x'.repeat(MAX_TEXT_CHARS + 1));
+    await until(() => yodaRec.messages.length === 4, 'messages');
+    expect(yodaRec.messages).toEqual([
+      ['hans', emoji],
+      ['hans', control],
+      ['hans', 'x'.repeat(MAX_TEXT_CHARS)],
+      ['hans', 'x'],
+    ]);
+    expect(yodaRec.closed).toEqual([]);
+  });
+
+  test('a hello with a wrong token is refused at once, without a byte (P2P-2)', async () => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
-    const s = await stranger(yoda.port, `hello hans ${'f'.repeat(32)}\n`);
+    const s = await stranger(yoda.port, hello('hans', WRONG).line);
     await s.closed;
     expect(s.received()).toBe('');
     expect(rec.opened).toEqual([]);
   });
 
-  test('the right token for the wrong requester is refused', async () => {
+  test('a failed hello spends the token: the real requester cannot use it after a guess (P2P-2)', async () => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
-    const s = await stranger(yoda.port, `hello vader ${TOKEN}\n`);
+    const guess = await stranger(yoda.port, hello('hans', WRONG).line);
+    await guess.closed;
+    const real = await stranger(yoda.port, hello('hans', TOKEN).line);
+    await real.closed;
+    expect(real.received()).toBe('');
+    expect(rec.opened).toEqual([]);
+  });
+
+  test('the old hello, with the token in the clear, is refused without a byte (P2P-2)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const s = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
     await s.closed;
     expect(s.received()).toBe('');
     expect(rec.opened).toEqual([]);
   });
 
-  test('a token works once: a reused one is refused', async () => {
+  test('the right token from the wrong requester is refused, and the right one can still connect (P2P-2)', async () => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
-    const first = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
-    await until(() => first.received() === 'welcome yoda\n', 'welcome');
-    const second = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
-    await second.closed;
-    expect(second.received()).toBe('');
+    // vader knows the token (say hans leaked it) but the MAC binds the requester's name.
+    const asVader = await stranger(yoda.port, hello('vader', TOKEN).line);
+    await asVader.closed;
+    expect(asVader.received()).toBe('');
+    // A hello claiming to be hans, keyed as vader's: the name in the MAC does not match.
+    const nonce = newNonce();
+    const forged = await stranger(yoda.port, `hello hans ${nonce} ${helloMac(tokenKey(TOKEN), 'vader', 'yoda', nonce)}\n`);
+    await forged.closed;
+    expect(forged.received()).toBe('');
+    expect(rec.opened).toEqual([]);
+  });
+
+  test('a hello meant for another peer is refused (P2P-2)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const s = await stranger(yoda.port, hello('hans', TOKEN, 'leia').line);
+    await s.closed;
+    expect(s.received()).toBe('');
+    expect(rec.opened).toEqual([]);
+  });
+
+  test('a token works once: a reused one (even the very same hello, replayed) is refused (P2P-2)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const h = hello('hans', TOKEN);
+    const first = await stranger(yoda.port, h.line);
+    await until(() => first.received().endsWith('\n'), 'welcome');
+    checkWelcome(first.received(), h.nonce);
+    const replayed = await stranger(yoda.port, h.line);
+    await replayed.closed;
+    expect(replayed.received()).toBe('');
+    const fresh = await stranger(yoda.port, hello('hans', TOKEN).line);
+    await fresh.closed;
+    expect(fresh.received()).toBe('');
     expect(rec.opened).toEqual(['hans']);
   });
 
@@ -127,30 +206,113 @@ describe('PeerNode', () => {
   test('a peer that vanishes mid-chat, without a bye, is reported as disconnected (P2P-5)', async () => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
-    const hans = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
-    await until(() => rec.opened.length === 1, 'open');
+    const h = hello('hans', TOKEN);
+    const hans = await stranger(yoda.port, h.line);
+    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+    const channel = checkWelcome(hans.received(), h.nonce);
+    hans.write(`box ${channel.seal('{"t":"msg","text":"by hand"}')}\n`);
+    await until(() => rec.messages.length === 1, 'message');
+    expect(rec.messages).toEqual([['hans', 'by hand']]);
     hans.kill();
     await until(() => rec.closed.length === 1, 'close');
+    expect(rec.closed).toEqual([['hans', 'disconnected']]);
+  });
+
+  test.each([
+    ['a plain-text line', () => 'msg hi'],
+    ['a plain-text bye', () => 'bye'],
+    ['a second hello', () => hello('hans', TOKEN).line.slice(0, -1)],
+    ['a box sealed with the wrong key', () => `box ${Channel.forPeer(tokenKey(TOKEN), '0'.repeat(32), '1'.repeat(32)).seal('{"t":"bye"}')}`],
+  ])('after the handshake, %s closes the chat as disconnected (P2P-3)', async (_what, line) => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const h = hello('hans', TOKEN);
+    const hans = await stranger(yoda.port, h.line);
+    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+    hans.write(`${line()}\n`);
+    await hans.closed;
+    await until(() => rec.closed.length === 1, 'close');
+    expect(rec.closed).toEqual([['hans', 'disconnected']]);
+    expect(rec.messages).toEqual([]);
+  });
+
+  test('a box that holds no valid payload closes the chat (P2P-3)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const h = hello('hans', TOKEN);
+    const hans = await stranger(yoda.port, h.line);
+    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+    const channel = checkWelcome(hans.received(), h.nonce);
+    hans.write(`box ${channel.seal('{"t":"msg","text":"ok"}')}\nbox ${channel.seal('{"t":"shout","text":"no"}')}\n`);
+    await hans.closed;
+    await until(() => rec.closed.length === 1, 'close');
+    expect(rec.messages).toEqual([['hans', 'ok']]);
+    expect(rec.closed).toEqual([['hans', 'disconnected']]);
+  });
+
+  test('a message in parts longer than MAX_TEXT_CHARS characters closes the chat (P2P-3)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const h = hello('hans', TOKEN);
+    const hans = await stranger(yoda.port, h.line);
+    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+    const channel = checkWelcome(hans.received(), h.nonce);
+    const part = (text: string, more: boolean) => `box ${channel.seal(JSON.stringify(more ? { t: 'msg', text, more } : { t: 'msg', text }))}\n`;
+    hans.write(part('x'.repeat(MAX_TEXT_CHARS / 2), true) + part('x'.repeat(MAX_TEXT_CHARS / 2), false));
+    await until(() => rec.messages.length === 1, 'a message of exactly the limit');
+    hans.write(part('x'.repeat(MAX_TEXT_CHARS / 2), true) + part('x'.repeat(MAX_TEXT_CHARS / 2), true) + part('x', false));
+    await hans.closed;
+    await until(() => rec.closed.length === 1, 'close');
+    expect(rec.messages).toEqual([['hans', 'x'.repeat(MAX_TEXT_CHARS)]]);
     expect(rec.closed).toEqual([['hans', 'disconnected']]);
   });
 
   test('a hello that beats the server’s reply to our accept waits for the token instead of being refused', async () => {
     const [yoda, rec] = node('yoda');
     yoda.awaitToken('hans');
-    const early = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
-    const other = await stranger(yoda.port, `hello vader ${TOKEN}\n`);
+    const h = hello('hans', TOKEN);
+    const early = await stranger(yoda.port, h.line);
+    const other = await stranger(yoda.port, hello('vader', TOKEN).line);
     await other.closed;
     await until(() => yoda.waitingHellos === 1, 'the hello to wait');
     expect(rec.opened).toEqual([]);
+    expect(early.received()).toBe('');
     yoda.expect('hans', TOKEN);
-    await until(() => early.received() === 'welcome yoda\n', 'welcome after the token came');
+    await until(() => early.received().endsWith('\n'), 'welcome after the token came');
+    const channel = checkWelcome(early.received(), h.nonce);
     expect(rec.opened).toEqual(['hans']);
+    // The chat works after the wait.
+    early.write(`box ${channel.seal('{"t":"msg","text":"made it"}')}\n`);
+    await until(() => rec.messages.length === 1, 'message');
+    expect(rec.messages).toEqual([['hans', 'made it']]);
+  });
+
+  test('a waiting hello with the wrong token is refused when the token comes', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.awaitToken('hans');
+    const early = await stranger(yoda.port, hello('hans', WRONG).line);
+    await until(() => yoda.waitingHellos === 1, 'the hello to wait');
+    yoda.expect('hans', TOKEN);
+    await early.closed;
+    expect(early.received()).toBe('');
+    expect(rec.opened).toEqual([]);
+  });
+
+  test('a line after a waiting hello, before the welcome, closes the connection', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.awaitToken('hans');
+    // Even a second well-formed hello: the requester must wait for the welcome.
+    const early = await stranger(yoda.port, `${hello('hans', TOKEN).line}${hello('hans', TOKEN).line}`);
+    await early.closed;
+    yoda.expect('hans', TOKEN);
+    expect(early.received()).toBe('');
+    expect(rec.opened).toEqual([]);
   });
 
   test('a waiting hello is refused when the accept fails', async () => {
     const [yoda, rec] = node('yoda');
     yoda.awaitToken('hans');
-    const early = await stranger(yoda.port, `hello hans ${TOKEN}\n`);
+    const early = await stranger(yoda.port, hello('hans', TOKEN).line);
     await until(() => yoda.waitingHellos === 1, 'the hello to wait');
     yoda.refuse('hans');
     await early.closed;

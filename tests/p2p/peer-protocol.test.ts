@@ -1,47 +1,169 @@
 import { describe, expect, test } from 'bun:test';
-import { formatPeerLine, parsePeerLine, TokenBook, type PeerLine } from '../../src/p2p/peer-protocol.ts';
+import { MAX_LINE_BYTES, MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
+import { Channel, tokenKey } from '../../src/p2p/peer-crypto.ts';
+import {
+  formatPayload,
+  formatPeerLine,
+  messagePayloads,
+  parsePayload,
+  parsePeerLine,
+  PART_UNITS,
+  Reassembler,
+  TokenBook,
+  type PeerLine,
+  type PeerPayload,
+} from '../../src/p2p/peer-protocol.ts';
 
 const TOKEN = 'a'.repeat(32);
+const OTHER = 'b'.repeat(32);
+const NONCE = '00112233445566778899aabbccddeeff';
+const MAC = 'd38e6d1ccf4e71fc032bc9a50c28187df3f0952efc013386d10ab62f83ef563d';
 
 describe('peer protocol lines', () => {
   test('round trip', () => {
     const lines: PeerLine[] = [
-      { kind: 'hello', user: 'hans', token: TOKEN },
-      { kind: 'welcome', user: 'yoda' },
-      { kind: 'msg', text: 'hi there 🙂  spaced' },
-      { kind: 'bye' },
+      { kind: 'hello', user: 'hans', nonce: NONCE, mac: MAC },
+      { kind: 'welcome', user: 'yoda', nonce: NONCE, mac: MAC },
+      { kind: 'box', box: 'REJpJxzTv4q1VUhVz4rgozRWwY3tmCy9T9BMjCyk5LAfbpqWDlac' },
+      { kind: 'box', box: 'iuK2wTl5nGR6f+bz+ERo9l4WvbAjLDti8yVH' },
+      { kind: 'box', box: 'ab/+cw==' },
     ];
     for (const line of lines) expect(parsePeerLine(formatPeerLine(line).slice(0, -1))).toEqual(line);
   });
 
-  test.each(['', 'hello hans', 'hello hans short', `hello hans ${'z'.repeat(32)}`, 'welcome', 'msg', 'byebye', 'GET / HTTP/1.1'])('refuses %p', (line) => {
+  test.each([
+    '',
+    'hello hans',
+    // The old hello, with the token in the clear, is not a line of this protocol (P2P-2).
+    `hello hans ${TOKEN}`,
+    `hello hans ${NONCE}`,
+    `hello hans ${NONCE} ${MAC.slice(1)}`,
+    `hello hans ${NONCE.toUpperCase()} ${MAC}`,
+    `hello hans ${NONCE} ${MAC} extra`,
+    `hello  ${NONCE} ${MAC}`,
+    'welcome yoda',
+    `welcome yoda ${NONCE}`,
+    'msg hi there',
+    'bye',
+    'box',
+    'box ',
+    'box a b',
+    'box abc=d',
+    'box ab==c',
+    'GET / HTTP/1.1',
+  ])('refuses %p', (line) => {
     expect(parsePeerLine(line)).toBeUndefined();
   });
 });
 
-describe('TokenBook (P2P-2): right token, right requester, once, in time', () => {
-  test('a token works once, for its user only', () => {
+describe('payloads (P2P-3)', () => {
+  test('round trip, with fixed key order', () => {
+    const payloads: PeerPayload[] = [
+      { t: 'msg', text: 'hi there 🙂  spaced "quoted" \\ back' },
+      { t: 'msg', text: 'part', more: true },
+      { t: 'msg', text: '' },
+      { t: 'bye' },
+    ];
+    for (const p of payloads) expect(parsePayload(formatPayload(p))).toEqual(p);
+    expect(formatPayload({ t: 'msg', text: 'hi' })).toBe('{"t":"msg","text":"hi"}');
+    expect(formatPayload({ t: 'msg', text: 'hi', more: true })).toBe('{"t":"msg","text":"hi","more":true}');
+    expect(formatPayload({ t: 'bye' })).toBe('{"t":"bye"}');
+  });
+
+  test.each([
+    '',
+    'hi',
+    'null',
+    '[]',
+    '"msg"',
+    '{}',
+    '{"t":"msg"}',
+    '{"t":"msg","text":3}',
+    '{"t":"msg","text":"x","more":false}',
+    '{"t":"msg","text":"x","extra":1}',
+    '{"t":"bye","text":"x"}',
+    '{"t":"ping"}',
+  ])('refuses %p', (json) => {
+    expect(parsePayload(json)).toBeUndefined();
+  });
+
+  test('the worst text a part can hold still fits in one box line (MAX_LINE_BYTES)', () => {
+    const channel = Channel.forRequester(tokenKey(TOKEN), NONCE, NONCE);
+    // Control characters and lone surrogates cost 6 bytes each in JSON: the worst case.
+    for (const unit of ['\u0001', '\ud800', '"', '🙂', 'x']) {
+      const [first] = messagePayloads(unit.repeat(PART_UNITS * 2)) as [PeerPayload];
+      const line = formatPeerLine({ kind: 'box', box: channel.seal(formatPayload(first)) });
+      expect(Buffer.byteLength(line) - 1).toBeLessThanOrEqual(MAX_LINE_BYTES);
+    }
+  });
+
+  test('a long message goes in parts and comes back whole; past MAX_TEXT_CHARS it becomes several messages', () => {
+    const join = (payloads: PeerPayload[]): string[] => {
+      const r = new Reassembler();
+      const out: string[] = [];
+      for (const p of payloads) {
+        if (p.t !== 'msg') throw new Error('not a msg');
+        const done = r.push(p);
+        if (done === 'too-long') throw new Error('too long');
+        if (done !== 'more') out.push(done.text);
+      }
+      return out;
+    };
+    expect(messagePayloads('hi')).toEqual([{ t: 'msg', text: 'hi' }]);
+    expect(messagePayloads('')).toEqual([{ t: 'msg', text: '' }]);
+    // 2000 emoji: 4000 UTF-16 units, 8000 bytes; never cut inside a surrogate pair.
+    const emoji = '🙂'.repeat(MAX_TEXT_CHARS);
+    const parts = messagePayloads(emoji);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) if (p.t === 'msg') expect(p.text).not.toMatch(/^[\udc00-\udfff]|[\ud800-\udbff]$/);
+    expect(join(parts)).toEqual([emoji]);
+    const long = `${'x'.repeat(MAX_TEXT_CHARS)}${'y'.repeat(10)}`;
+    expect(join(messagePayloads(long))).toEqual(['x'.repeat(MAX_TEXT_CHARS), 'y'.repeat(10)]);
+    const lone = '\ud800'.repeat(MAX_TEXT_CHARS);
+    expect(join(messagePayloads(lone))).toEqual([lone]);
+  });
+
+  test('the receiver refuses a message over MAX_TEXT_CHARS characters', () => {
+    const r = new Reassembler();
+    expect(r.push({ text: 'x'.repeat(MAX_TEXT_CHARS - 1), more: true })).toBe('more');
+    expect(r.push({ text: '🙂' })).toEqual({ text: `${'x'.repeat(MAX_TEXT_CHARS - 1)}🙂` });
+    expect(r.push({ text: 'x'.repeat(MAX_TEXT_CHARS), more: true })).toBe('more');
+    expect(r.push({ text: 'x' })).toBe('too-long');
+  });
+});
+
+describe('TokenBook (P2P-2): one token per requester, once, in time', () => {
+  test('the token is for its requester only, and taking it spends it', () => {
     const book = new TokenBook(60_000);
     book.expect('hans', TOKEN, 0);
-    expect(book.redeem('leia', TOKEN, 1)).toBe(false);
-    // A wrong guess spends the token: it cannot be tried again by anyone.
-    expect(book.redeem('hans', TOKEN, 2)).toBe(false);
-    book.expect('hans', TOKEN, 0);
-    expect(book.redeem('hans', TOKEN, 3)).toBe(true);
-    expect(book.redeem('hans', TOKEN, 4)).toBe(false);
+    expect(book.take('leia', 1)).toBeUndefined();
+    expect(book.take('hans', 2)).toBe(TOKEN);
+    // Spent, whether or not the hello it was taken for checked out: a guess cannot be retried.
+    expect(book.take('hans', 3)).toBeUndefined();
   });
 
-  test('an expired token is refused; an unknown one too', () => {
-    const book = new TokenBook(1000);
-    book.expect('hans', TOKEN, 0);
-    expect(book.redeem('hans', 'b'.repeat(32), 1)).toBe(false);
-    expect(book.redeem('hans', TOKEN, 1000)).toBe(false);
-  });
-
-  test('forget drops the tokens of a user', () => {
+  test('a newer token for the same requester replaces the older one', () => {
     const book = new TokenBook();
     book.expect('hans', TOKEN, 0);
+    book.expect('hans', OTHER, 1);
+    expect(book.take('hans', 2)).toBe(OTHER);
+    expect(book.take('hans', 3)).toBeUndefined();
+  });
+
+  test('an expired token is refused, and spent', () => {
+    const book = new TokenBook(1000);
+    book.expect('hans', TOKEN, 0);
+    expect(book.take('hans', 1000)).toBeUndefined();
+    book.expect('hans', TOKEN, 0);
+    expect(book.take('hans', 999)).toBe(TOKEN);
+  });
+
+  test('forget drops the token of a user', () => {
+    const book = new TokenBook();
+    book.expect('hans', TOKEN, 0);
+    book.expect('leia', OTHER, 0);
     book.forget('hans');
-    expect(book.redeem('hans', TOKEN, 1)).toBe(false);
+    expect(book.take('hans', 1)).toBeUndefined();
+    expect(book.take('leia', 1)).toBe(OTHER);
   });
 });
