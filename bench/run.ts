@@ -159,7 +159,7 @@ async function logIn(target: Target, users: string[], perProcess: number, countO
   return { workers, ms: performance.now() - t0, replies, cpu };
 }
 
-/** Waits until the workers have read `expected` lines since their welcomes (the presence flood). */
+/** Waits until the workers have heard `expected` presence announcements since their welcomes (the flood). */
 async function settle(workers: Worker[], expected: number, timeoutMs: number) {
   const t0 = performance.now();
   let lines = 0;
@@ -302,7 +302,7 @@ async function scenarioLoginsAndIdle(doLogins: boolean, doIdle: boolean): Promis
       rssSteadyPerUserBytes: undefined as number | undefined,
     };
     details.logins = logins;
-    log(`B3: ${users} users logged in in ${fmt(ms)} ms; presence (${fmt(presence.lines)} lines) settled after ${fmt(logins.presenceSettledMs)} ms (CPU during logins: server ${(loginCpu.server * 100).toFixed(0)} %, generators ${(loginCpu.generators * 100).toFixed(0)} %); RSS ${fmt(empty.rss / 2 ** 20, 1)} -> ${fmt(full.rss / 2 ** 20, 1)} MiB (peak ${fmt(full.peak / 2 ** 20, 1)}), ${fmt(perUser)} B/user`);
+    log(`B3: ${users} users logged in in ${fmt(ms)} ms; presence (${fmt(presence.lines)} announcements) settled after ${fmt(logins.presenceSettledMs)} ms (CPU during logins: server ${(loginCpu.server * 100).toFixed(0)} %, generators ${(loginCpu.generators * 100).toFixed(0)} %); RSS ${fmt(empty.rss / 2 ** 20, 1)} -> ${fmt(full.rss / 2 ** 20, 1)} MiB (peak ${fmt(full.peak / 2 ** 20, 1)}), ${fmt(perUser)} B/user`);
     if (doIdle) {
       // First a quiet period: the collector is still tidying up after the login storm (recorded).
       const quietCpu = new CpuMeter(target.pid);

@@ -3,7 +3,7 @@
 // A worker holds a list of simulated users (Client) on one server (or the bare relay).
 
 import * as hdr from 'hdr-histogram-js';
-import { Client, connectClient, countLine, field, flusher, intAt, login, pool, type LineHandler } from './lib/client.ts';
+import { Client, connectClient, countLine, field, flusher, intAt, login, pool, presenceNames, type LineHandler } from './lib/client.ts';
 import { nowMs, nowUs, sleep } from './lib/clock.ts';
 
 type Msg = Record<string, unknown> & { id: number; cmd: string };
@@ -126,7 +126,7 @@ const directLine: LineHandler = (c, line) => {
     c.failed++;
     lastError = line;
   } else {
-    c.linesAfterWelcome++;
+    c.linesAfterWelcome += presenceNames(line);
   }
 };
 
@@ -288,7 +288,7 @@ const broadcastLine: LineHandler = (c, line) => {
   } else if (line.startsWith('{"type":"ok"') && line.includes('"code":"sent"')) {
     c.delivered++;
   } else {
-    c.linesAfterWelcome++;
+    c.linesAfterWelcome += presenceNames(line);
   }
 };
 

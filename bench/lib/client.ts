@@ -26,8 +26,10 @@ export class Client {
   onLine: LineHandler = noop;
   /** Runs after each chunk's lines (acks, refilling the window). */
   afterChunk: (c: Client) => void = noop;
-  /** Lines received since the welcome (presence, mostly, for idle users). */
+  /** Presence announcements (names in presence lines) received since the welcome. */
   linesAfterWelcome = 0;
+  /** Count mode: the last bytes of the previous chunk, for a pattern cut by the boundary. */
+  tail: Buffer = Buffer.alloc(0);
   welcomed = false;
 
   // Scenario state, plain fields so that every Client has the same shape.
@@ -58,7 +60,7 @@ export class Client {
   }
 }
 
-const LF = 0x0a;
+const SEPARATOR = Buffer.from('","');
 
 const handlers: SocketHandler<Client> = {
   open(socket) {
@@ -70,8 +72,17 @@ const handlers: SocketHandler<Client> = {
     const c = socket.data;
     c.chunkAt = 0;
     if (c.countOnly) {
+      // Count names without decoding. In `{"type":"presence","online":…,"users":["a","b"]}` the
+      // pattern "," occurs once in the head and once between each two names: as often as there
+      // are names. (A quote inside a name is escaped, so "," never occurs within one.)
       let n = 0;
-      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) n++;
+      for (let i = chunk.indexOf(SEPARATOR); i >= 0; i = chunk.indexOf(SEPARATOR, i + SEPARATOR.length)) n++;
+      // One cut in two by the chunk boundary starts in the last chunk's tail.
+      const joint = Buffer.concat([c.tail, chunk.subarray(0, SEPARATOR.length - 1)]);
+      for (let i = joint.indexOf(SEPARATOR); i >= 0 && i < c.tail.length; i = joint.indexOf(SEPARATOR, i + 1)) {
+        if (i + SEPARATOR.length > c.tail.length) n++;
+      }
+      c.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (SEPARATOR.length - 1))));
       c.linesAfterWelcome += n;
       return;
     }
@@ -135,8 +146,17 @@ export function login(c: Client, password: string, after?: LineHandler): Promise
   });
 }
 
-export const countLine: LineHandler = (c) => {
-  c.linesAfterWelcome++;
+/** Names in a presence line (`{"type":"presence","online":…,"users":["a","b"]}`), 0 for any other line. */
+export function presenceNames(line: string): number {
+  if (!line.startsWith('{"type":"presence"')) return 0;
+  // As in count mode: "," once in the head, once between each two names.
+  let n = 0;
+  for (let i = line.indexOf('","'); i >= 0; i = line.indexOf('","', i + 3)) n++;
+  return n;
+}
+
+export const countLine: LineHandler = (c, line) => {
+  c.linesAfterWelcome += presenceNames(line);
 };
 
 /** Runs `task` over `items` with at most `concurrency` running at once. */

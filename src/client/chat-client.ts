@@ -160,8 +160,10 @@ export class ChatClient {
       case 'broadcast':
         return this.onMessage(line);
       case 'presence':
-        if (line.online) this.online.add(line.user);
-        else this.online.delete(line.user);
+        for (const user of line.users) {
+          if (line.online) this.online.add(user);
+          else this.online.delete(user);
+        }
         break;
       case 'private-accepted':
         this.onAccepted(line);

@@ -52,7 +52,7 @@ export function describe(e: UiEvent, now = Date.now()): Described {
     case 'broadcast':
       return { text: `${e.from} to everyone: ${e.body}`, kind: 'broadcast' };
     case 'presence':
-      return { text: `${e.user} ${e.online ? 'logged in' : 'logged out'}`, kind: 'presence' };
+      return { text: `${listNames(e.users)} ${e.online ? 'logged in' : 'logged out'}`, kind: 'presence' };
     case 'bye':
       return { text: e.text, kind: e.code === 'logout' ? 'info' : 'error' };
     case 'private-request':
@@ -75,6 +75,14 @@ export function describe(e: UiEvent, now = Date.now()): Described {
       // A clean exit follows the server's goodbye, which said it already.
       return { text: e.text, kind: e.status === 0 ? 'info' : 'error', quiet: e.status === 0 };
   }
+}
+
+/** `hans`, `hans and leia`, `hans, leia and luke`, `12 users: a, b, … and 4 more`. */
+export function listNames(names: readonly string[]): string {
+  if (names.length <= 3) return names.length < 2 ? (names[0] ?? 'nobody') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+  const shown = names.slice(0, 8);
+  const more = names.length - shown.length;
+  return `${names.length} users: ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 /** What `--json` prints: the event with a human-readable `text` (CLI-5). */

@@ -32,9 +32,10 @@ export interface MessageLine {
   offline?: true;
 }
 
+/** `users` logged in (online) or out, in that order; one or more names. */
 export interface PresenceLine {
   type: 'presence';
-  user: string;
+  users: string[];
   online: boolean;
 }
 

@@ -15,7 +15,7 @@ import { CredentialsAppender, describe, loadCredentials } from './credentials.ts
 import { handleLine, makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
-import { batchPresence } from './presence.ts';
+import { flushPresence } from './presence.ts';
 import { endSession } from './session.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
@@ -56,7 +56,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const flusher = new TurnFlusher();
   const state = new ServerState(config, store, credentials.accounts, options.clock, log, () => flusher.request());
   flusher.beforeFlush(() => state.offline.flush());
-  flusher.beforeFlush(batchPresence(state, () => flusher.request()));
+  flusher.beforeFlush(() => flushPresence(state));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
     const secret = await hashPassword(password, state.hashing);

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { OfflineQueue } from './offline-queue.ts';
 import { JobQueue } from './passwords.ts';
+import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Session } from './session.ts';
 
@@ -78,6 +79,8 @@ export class ServerState {
   readonly privateRequests = new Map<string, PrivateRequest>();
   readonly wheel: TimerWheel;
   readonly offline: OfflineQueue;
+  /** Logins and logouts waiting to be announced (PRES-1), sent in batches. */
+  readonly presence: PresenceQueue;
   /** Password hashing and verifying, a bounded number at a time. */
   readonly hashing = new JobQueue();
   readonly ids: IdAllocator;
@@ -98,6 +101,7 @@ export class ServerState {
     this.startedAt = clock();
     this.wheel = new TimerWheel(this.startedAt);
     this.offline = new OfflineQueue(store, requestFlush);
+    this.presence = new PresenceQueue(requestFlush);
     this.ids = new IdAllocator(store);
     this.instance = store.instanceId();
     for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);

@@ -1,5 +1,23 @@
-// Server log lines: one per notable event, timestamped, on stderr.
+// Server log lines: one per notable event, timestamped, on stderr. Lines of one event-loop turn
+// leave in one write (a login storm logs thousands a second).
+
+let pending: string[] = [];
+let scheduled = false;
+
+function flush(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join('');
+  pending = [];
+  process.stderr.write(text);
+}
+
+process.on('exit', flush);
 
 export function stderrLogger(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  pending.push(`${new Date().toISOString()} ${line}\n`);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
 }

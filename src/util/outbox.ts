@@ -41,11 +41,18 @@ export class TurnFlusher {
   };
 }
 
+/** Queued text up to this size is joined into one write; more goes a line at a time. */
+const JOIN_LIMIT = 64 * 1024;
+
 export class Outbox {
   private lines: string[] = [];
   private queuedChars = 0;
-  /** Bytes the kernel did not take at the last write. */
-  private unsent: Uint8Array | null = null;
+  /**
+   * What the kernel did not take at the last write: the rest of an ASCII text, kept as a string
+   * because the text is often shared (a broadcast or presence text queued for thousands of
+   * readers, and slow ones each keep their tail), or else bytes. Either way length = bytes.
+   */
+  private unsent: string | Uint8Array | null = null;
   private marked = false;
   private closed = false;
   /** Bytes the queue may hold past the limit for a burst the server sends on its own (see allow). */
@@ -101,25 +108,38 @@ export class Outbox {
 
   private write(): void {
     this.marked = false;
-    if (this.unsent) {
-      const n = this.sink.write(this.unsent);
+    if (this.unsent !== null) {
+      const rest = this.unsent;
+      const n = this.sink.write(rest);
       if (n < 0) return this.drop();
-      if (n < this.unsent.length) {
-        this.unsent = this.unsent.subarray(n);
+      if (n < rest.length) {
+        this.unsent = typeof rest === 'string' ? rest.slice(n) : rest.subarray(n);
         return;
       }
       this.unsent = null;
     }
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
-    this.lines = [];
-    this.queuedChars = 0;
-    const n = this.sink.write(text);
-    if (n < 0) return this.drop();
-    // Most writes are ASCII and complete; only a short write pays for encoding the text.
-    if (n < text.length || n < Buffer.byteLength(text)) {
-      const bytes = Buffer.from(text);
-      if (n < bytes.length) this.unsent = bytes.subarray(n);
+    while (this.lines.length > 0) {
+      // Small lines leave joined, in one write. A large queue goes a line at a time: its lines
+      // are often texts shared by thousands of outboxes (a presence batch, a broadcast), and a
+      // slow reader joining its backlog would make a copy of them all of its own.
+      let text: string;
+      if (this.lines.length === 1 || this.queuedChars <= JOIN_LIMIT) {
+        text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
+        this.lines = [];
+        this.queuedChars = 0;
+      } else {
+        text = this.lines.shift() as string;
+        this.queuedChars -= text.length;
+      }
+      const n = this.sink.write(text);
+      if (n < 0) return this.drop();
+      if (n >= text.length && n >= Buffer.byteLength(text)) continue;
+      // A short write: keep the rest. ASCII text keeps a slice of the (possibly shared) string;
+      // only other text pays for a copy of its bytes.
+      const bytes = Buffer.byteLength(text);
+      if (n >= bytes) continue;
+      this.unsent = bytes === text.length ? text.slice(n) : Buffer.from(text).subarray(n);
+      return;
     }
   }
 

@@ -110,6 +110,16 @@ export class RawClient {
     );
   }
 
+  /**
+   * Waits for a presence line saying `user` logged in (online) or out. The cursor stays on that
+   * line: one line may name several users, and the next call may look for another of them.
+   */
+  async presence(user: string, online: boolean): Promise<Line> {
+    const line = await this.waitFor((l) => l.type === 'presence' && l.online === online && (l.users as string[]).includes(user), `presence ${user} ${online ? 'in' : 'out'}`);
+    this.cursor--;
+    return line;
+  }
+
   /** Lines received so far that match (for checking that something did not arrive). */
   seen(match: (line: Line) => boolean): Line[] {
     return this.lines.filter(match);

@@ -182,7 +182,7 @@ describe('AUTH-6 welcome, then offline messages, then presence', () => {
     expect(welcome.code).toBe('welcome');
     const index = yoda.lines.indexOf(welcome);
     expect(yoda.lines.slice(index + 1, index + 3).map((l) => l.body)).toEqual(['stored one', 'stored two']);
-    const presence = await hans.event('presence', { user: 'yoda', online: true });
+    const presence = await hans.presence('yoda', true);
     expect(presence).toBeTruthy();
   });
 });

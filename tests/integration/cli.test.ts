@@ -114,7 +114,7 @@ describe('CLI-4 piped stdin', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('Goodbye, hans');
     expect(await yoda.event('message')).toMatchObject({ from: 'hans', body: 'from a pipe' });
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
   });
 
   test('messages and events are printed as they arrive', async () => {
@@ -126,7 +126,7 @@ describe('CLI-4 piped stdin', () => {
     hans.write('hans');
     hans.write('falcon*solo');
     await hans.waitFor('Welcome, hans!');
-    await yoda.event('presence', { user: 'hans', online: true });
+    await yoda.presence('hans', true);
     await yoda.request('message hans hello from yoda 🙂');
     await hans.waitFor('yoda: hello from yoda 🙂');
     await yoda.request('broadcast to all');

@@ -49,7 +49,7 @@ describe('PROTO-3 misbehaving clients', () => {
     clients.push(c);
     c.write(`message yoda ${'x'.repeat(MAX_LINE_BYTES)}\n`);
     await c.waitClosed();
-    await bystander.event('presence', { user: 'hans', online: false });
+    await bystander.presence('hans', false);
     await othersStillServed();
   });
 
@@ -98,7 +98,7 @@ describe('PROTO-3 misbehaving clients', () => {
     clients.push(c);
     c.write('message leia this never ends');
     c.kill();
-    await bystander.event('presence', { user: 'hans', online: false });
+    await bystander.presence('hans', false);
     await othersStillServed();
     expect(friend.seen((l) => l.type === 'message' && l.body === 'this never ends')).toEqual([]);
   });

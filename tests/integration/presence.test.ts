@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 /** Lines about `user`'s presence that `client` has received. */
-const presenceOf = (client: RawClient, name: string) => client.seen((l) => l.type === 'presence' && l.user === name);
+const presenceOf = (client: RawClient, name: string) => client.seen((l) => l.type === 'presence' && (l.users as string[]).includes(name));
 
 describe('PRES-1 login and logout are announced', () => {
   test('every other online user is told, for each way of leaving', async () => {
@@ -24,22 +24,22 @@ describe('PRES-1 login and logout are announced', () => {
     const yoda = await user('yoda');
     const leia = await user('leia');
     let hans = await user('hans');
-    await yoda.event('presence', { user: 'hans', online: true });
-    await leia.event('presence', { user: 'hans', online: true });
+    await yoda.presence('hans', true);
+    await leia.presence('hans', true);
     expect(presenceOf(hans, 'hans')).toEqual([]);
     await hans.request('logout');
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
     hans = await user('hans');
     hans.kill();
-    await yoda.event('presence', { user: 'hans', online: true });
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', true);
+    await yoda.presence('hans', false);
     hans = await user('hans');
     clock.advance(30_000);
     await yoda.request('whoelse');
     await leia.request('whoelse');
     clock.advance(30_000);
     await hans.waitClosed();
-    await leia.event('presence', { user: 'hans', online: false });
+    await leia.presence('hans', false);
   });
 
   test('users whom the user has blocked are not told', async () => {
@@ -50,9 +50,9 @@ describe('PRES-1 login and logout are announced', () => {
     const vader = await user('vader');
     const yoda = await user('yoda');
     hans = await user('hans');
-    await yoda.event('presence', { user: 'hans', online: true });
+    await yoda.presence('hans', true);
     await hans.request('logout');
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
     // vader's reply comes after anything queued for it before.
     await vader.request('whoelse');
     expect(presenceOf(vader, 'hans')).toEqual([]);

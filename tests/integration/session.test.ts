@@ -31,7 +31,7 @@ describe('SESS-1 inactivity timeout', () => {
     expect(bye.code).toBe('timeout');
     expect(String(bye.text)).toContain('30 s');
     await hans.waitClosed();
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
     expect(yoda.isClosed).toBe(false);
   });
 
@@ -87,7 +87,7 @@ describe('SESS-3 logout', () => {
     const reply = await hans.request('logout');
     expect(reply).toMatchObject({ type: 'ok', code: 'bye' });
     await hans.waitClosed();
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
     expect((await yoda.request('whoelse')).users).toEqual([]);
   });
 });
@@ -98,10 +98,10 @@ describe('SESS-4 a vanished client is a logout', () => {
     const hans = await user('hans');
     const yoda = await user('yoda');
     hans.kill();
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
     expect((await yoda.request('whoelse')).users).toEqual([]);
     await user('hans');
-    await yoda.event('presence', { user: 'hans', online: true });
+    await yoda.presence('hans', true);
   });
 });
 

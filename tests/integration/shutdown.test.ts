@@ -70,7 +70,7 @@ describe('the server stopped by a signal', () => {
       leia.write('leia');
       leia.write('$blasterpistol$');
       await leia.waitFor('Welcome, leia!');
-      await hans.event('presence', { user: 'leia', online: true });
+      await hans.presence('leia', true);
 
       // yoda receives a message and does not acknowledge it; luke is offline (stored at once).
       hans.send(`#1 message yoda in flight at ${signal}`);

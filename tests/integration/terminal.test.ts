@@ -154,6 +154,6 @@ describe('CLI-3 help, completion, history', () => {
     hans.type(key);
     expect(await hans.exited).toBe(0);
     await hans.waitFor('Goodbye, hans');
-    await yoda.event('presence', { user: 'hans', online: false });
+    await yoda.presence('hans', false);
   });
 });

@@ -19,6 +19,6 @@ describe('server lines (PROTO-1)', () => {
 
   test('parseServerLine refuses what is not an object with a type', () => {
     for (const bad of ['nope', '[]', '{}', '{"type":1}', 'null']) expect(() => parseServerLine(bad)).toThrow();
-    expect(parseServerLine(encodeLine({ type: 'presence', user: 'a', online: true }).trim())).toEqual({ type: 'presence', user: 'a', online: true });
+    expect(parseServerLine(encodeLine({ type: 'presence', users: ['a', 'b'], online: true }).trim())).toEqual({ type: 'presence', users: ['a', 'b'], online: true });
   });
 });
