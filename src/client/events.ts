@@ -87,7 +87,8 @@ export function listNames(names: readonly string[]): string {
 
 /** What `--json` prints: the event with a human-readable `text` (CLI-5). */
 export function toJson(e: UiEvent, now = Date.now()): string {
-  return JSON.stringify({ ...e, text: describe(e, now).text });
+  // A private-chat token is the client's own business: printed, it could be copied off a log.
+  return JSON.stringify({ ...e, text: describe(e, now).text }, (key, value) => (key === 'token' ? undefined : value));
 }
 
 // Whatever a server or peer sends must not drive the terminal: C0/C1 controls but LF and tab become "?".

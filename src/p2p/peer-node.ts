@@ -34,6 +34,8 @@ interface Link {
   readonly splitter: LineSplitter;
   outbox?: Outbox;
   timer?: ReturnType<typeof setTimeout>;
+  /** Outgoing: the socket, once connected. */
+  socket?: Socket<Link>;
   /** Outgoing, until the welcome checks out: the key from the token and the nonce of our hello. */
   hello?: { key: Buffer; nonce: string };
   /** Once open: seals and opens boxes. */
@@ -43,6 +45,8 @@ interface Link {
 
 export class PeerNode {
   private readonly links = new Map<string, Socket<Link>>();
+  /** Outgoing connections not open yet, by peer: close() must be able to call them off. */
+  private readonly connecting = new Map<string, Link>();
   /** Users we accepted whose token has not come yet, with hellos from them that wait for it. */
   private readonly awaiting = new Map<string, { socket: Socket<Link>; line: PeerLine }[]>();
   private readonly tokens = new TokenBook();
@@ -116,14 +120,21 @@ export class PeerNode {
     }
     const link = newLink(user);
     link.hello = { key: tokenKey(token), nonce: newNonce() };
+    this.connecting.set(user, link);
     Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: link })
       .then((socket) => {
+        // Called off (stopprivate, logout) while it was connecting.
+        if (link.quiet) return void socket.end();
+        link.socket = socket;
         const { key, nonce } = link.hello as { key: Buffer; nonce: string };
         socket.data.outbox = this.outboxFor(socket);
         socket.data.timer = setTimeout(() => socket.terminate(), this.handshakeMs);
         this.send(socket, { kind: 'hello', user: this.me, nonce, mac: helloMac(key, this.me, user, nonce) });
       })
-      .catch(() => this.events.onClose(user, 'unreachable'));
+      .catch(() => {
+        if (this.connecting.get(user) === link) this.connecting.delete(user);
+        if (!link.quiet) this.events.onClose(user, 'unreachable');
+      });
   }
 
   isOpen(user: string): boolean {
@@ -141,6 +152,12 @@ export class PeerNode {
   /** Closes the chat with `user` from this side; the peer gets `bye`. */
   close(user: string): void {
     this.tokens.forget(user);
+    const pending = this.connecting.get(user);
+    if (pending) {
+      this.connecting.delete(user);
+      pending.quiet = true;
+      pending.socket?.end();
+    }
     const socket = this.links.get(user);
     if (!socket) return;
     this.links.delete(user);
@@ -152,7 +169,7 @@ export class PeerNode {
 
   /** Closes every chat and the listener. */
   stop(): void {
-    for (const user of [...this.links.keys()]) this.close(user);
+    for (const user of new Set([...this.links.keys(), ...this.connecting.keys()])) this.close(user);
     this.listener.stop(true);
   }
 
@@ -219,18 +236,23 @@ export class PeerNode {
 
   /**
    * The first line on a connection: a hello (incoming: its MAC must prove the token we hold for
-   * that user, which is spent either way) or a welcome (outgoing: its MAC must prove the peer
+   * that user, which is then spent) or a welcome (outgoing: its MAC must prove the peer
    * holds it too, for this hello). Either way the chat's keys come from the token and both nonces.
    */
   private handshake(socket: Socket<Link>, line: PeerLine): boolean {
     const link = socket.data;
     if (link.user === undefined) {
       if (line.kind !== 'hello') return false;
-      const token = this.tokens.take(line.user, Date.now());
-      if (token === undefined || !isToken(token)) return false;
-      const key = tokenKey(token);
-      if (!macMatches(line.mac, helloMac(key, line.user, this.me, line.nonce))) return false;
-      if (this.links.has(line.user)) return false;
+      let proven: Buffer | undefined;
+      this.tokens.redeem(line.user, Date.now(), (token) => {
+        if (!isToken(token)) return false;
+        const key = tokenKey(token);
+        if (!macMatches(line.mac, helloMac(key, line.user, this.me, line.nonce))) return false;
+        proven = key;
+        return true;
+      });
+      if (proven === undefined || this.links.has(line.user)) return false;
+      const key: Buffer = proven;
       const nonce = newNonce();
       link.user = line.user;
       link.channel = Channel.forPeer(key, line.nonce, nonce);
@@ -244,6 +266,7 @@ export class PeerNode {
     }
     clearTimeout(link.timer);
     link.open = true;
+    if (this.connecting.get(link.user) === link) this.connecting.delete(link.user);
     this.links.set(link.user, socket);
     this.events.onOpen(link.user);
     return true;
@@ -256,6 +279,7 @@ export class PeerNode {
     socket.end();
     if (link.user === undefined) return;
     if (this.links.get(link.user) === socket) this.links.delete(link.user);
+    if (this.connecting.get(link.user) === link) this.connecting.delete(link.user);
     // An outgoing connection that never opened never reached the peer.
     this.events.onClose(link.user, link.open ? reason : 'unreachable');
   }

@@ -157,25 +157,38 @@ function byUnits(text: string, max: number): string[] {
  * Tokens this client has been given by the server for requesters it accepted, by requester. A
  * token is good for the one user it was issued for, once, until it expires.
  */
+/** Failed hellos a token survives. */
+export const MAX_TOKEN_FAILURES = 3;
+
 export class TokenBook {
-  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private readonly tokens = new Map<string, { token: string; expires: number; failures: number }>();
 
   constructor(private readonly ttlMs = 60_000) {}
 
   expect(user: string, token: string, now: number): void {
     for (const [u, entry] of this.tokens) if (entry.expires <= now) this.tokens.delete(u);
-    this.tokens.set(user, { token, expires: now + this.ttlMs });
+    this.tokens.set(user, { token, expires: now + this.ttlMs, failures: 0 });
   }
 
   /**
-   * The unexpired token for `user`, which is spent by this call whatever the caller then finds:
-   * a hello that fails its check cannot be tried again. Undefined when there is none.
+   * The unexpired token for `user` if `proves(token)` holds; it is then spent (once only). A
+   * failed proof does not spend it, so a stranger who knows the requester's name cannot burn the
+   * real requester's chance by sending a bad hello first; guessing a 128-bit token is hopeless
+   * anyway. After MAX_TOKEN_FAILURES failed proofs it is dropped all the same.
    */
-  take(user: string, now: number): string | undefined {
+  redeem(user: string, now: number, proves: (token: string) => boolean): string | undefined {
     const entry = this.tokens.get(user);
     if (!entry) return undefined;
-    this.tokens.delete(user);
-    return entry.expires > now ? entry.token : undefined;
+    if (entry.expires <= now) {
+      this.tokens.delete(user);
+      return undefined;
+    }
+    if (proves(entry.token)) {
+      this.tokens.delete(user);
+      return entry.token;
+    }
+    if (++entry.failures >= MAX_TOKEN_FAILURES) this.tokens.delete(user);
+    return undefined;
   }
 
   /** Forgets the token issued for `user` (their chat was closed before they connected). */

@@ -9,6 +9,7 @@ import {
   parsePeerLine,
   PART_UNITS,
   Reassembler,
+  MAX_TOKEN_FAILURES,
   TokenBook,
   type PeerLine,
   type PeerPayload,
@@ -133,29 +134,40 @@ describe('payloads (P2P-3)', () => {
 });
 
 describe('TokenBook (P2P-2): one token per requester, once, in time', () => {
-  test('the token is for its requester only, and taking it spends it', () => {
+  const proves = (token: string) => (t: string) => t === token;
+
+  test('the token is for its requester only, and a proof spends it', () => {
     const book = new TokenBook(60_000);
     book.expect('hans', TOKEN, 0);
-    expect(book.take('leia', 1)).toBeUndefined();
-    expect(book.take('hans', 2)).toBe(TOKEN);
-    // Spent, whether or not the hello it was taken for checked out: a guess cannot be retried.
-    expect(book.take('hans', 3)).toBeUndefined();
+    expect(book.redeem('leia', 1, () => true)).toBeUndefined();
+    expect(book.redeem('hans', 2, proves(TOKEN))).toBe(TOKEN);
+    expect(book.redeem('hans', 3, proves(TOKEN))).toBeUndefined();
+  });
+
+  test('a failed proof does not spend it, but MAX_TOKEN_FAILURES of them do', () => {
+    const book = new TokenBook();
+    book.expect('hans', TOKEN, 0);
+    for (let i = 1; i < MAX_TOKEN_FAILURES; i++) expect(book.redeem('hans', i, proves(OTHER))).toBeUndefined();
+    expect(book.redeem('hans', 10, proves(TOKEN))).toBe(TOKEN);
+    book.expect('hans', TOKEN, 0);
+    for (let i = 0; i < MAX_TOKEN_FAILURES; i++) book.redeem('hans', i, proves(OTHER));
+    expect(book.redeem('hans', 10, proves(TOKEN))).toBeUndefined();
   });
 
   test('a newer token for the same requester replaces the older one', () => {
     const book = new TokenBook();
     book.expect('hans', TOKEN, 0);
     book.expect('hans', OTHER, 1);
-    expect(book.take('hans', 2)).toBe(OTHER);
-    expect(book.take('hans', 3)).toBeUndefined();
+    expect(book.redeem('hans', 2, proves(TOKEN))).toBeUndefined();
+    expect(book.redeem('hans', 2, proves(OTHER))).toBe(OTHER);
   });
 
-  test('an expired token is refused, and spent', () => {
+  test('an expired token is refused', () => {
     const book = new TokenBook(1000);
     book.expect('hans', TOKEN, 0);
-    expect(book.take('hans', 1000)).toBeUndefined();
+    expect(book.redeem('hans', 1000, proves(TOKEN))).toBeUndefined();
     book.expect('hans', TOKEN, 0);
-    expect(book.take('hans', 999)).toBe(TOKEN);
+    expect(book.redeem('hans', 999, proves(TOKEN))).toBe(TOKEN);
   });
 
   test('forget drops the token of a user', () => {
@@ -163,7 +175,7 @@ describe('TokenBook (P2P-2): one token per requester, once, in time', () => {
     book.expect('hans', TOKEN, 0);
     book.expect('leia', OTHER, 0);
     book.forget('hans');
-    expect(book.take('hans', 1)).toBeUndefined();
-    expect(book.take('leia', 1)).toBe(OTHER);
+    expect(book.redeem('hans', 1, proves(TOKEN))).toBeUndefined();
+    expect(book.redeem('leia', 1, proves(OTHER))).toBe(OTHER);
   });
 });
