@@ -1,10 +1,13 @@
 // Real servers for tests: port 0 on loopback, a temporary credentials file, an in-memory or
 // temporary database, and (optionally) a fake clock that the test moves by hand.
 
+import { afterEach } from 'bun:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
+import type { ServerConfig } from '../../src/server/state.ts';
+import { as, type RawClient } from './raw-client.ts';
 
 export const SAMPLE_CREDENTIALS = `hans falcon*solo
 yoda wise@!man
@@ -36,6 +39,8 @@ export interface TestServerOptions {
   ackTimeoutMs?: number;
   privateRequestMs?: number;
   outboxLimit?: number;
+  /** Any other server setting (rate limit, caps, ...). */
+  config?: Partial<ServerConfig>;
 }
 
 export interface TestServer {
@@ -68,33 +73,39 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
+    ...options.config,
   });
   if (options.clock) options.clock.server = server;
   return { server, port: server.port, dir, credentialsPath, dbPath, stop: () => server.stop() };
 }
 
+
 /**
- * A test server with any of the server's settings (rate limit, caps, outbox limit...) on top of
- * startTestServer's: a fresh directory, credentials file and database file.
+ * The usual set-up of an integration test file: `start()` a server and `user(name)` to log in a
+ * protocol client; after each test the clients are killed and the server stopped.
  */
-export async function startConfiguredServer(options: TestServerOptions & { config?: Partial<import('../../src/server/state.ts').ServerConfig> } = {}): Promise<TestServer> {
-  const { config = {}, ...rest } = options;
-  const base = await startTestServer(rest);
-  await base.stop();
-  const server = await startServer({
-    port: 0,
-    host: '127.0.0.1',
-    blockDurationMs: (rest.blockSeconds ?? 60) * 1000,
-    timeoutMs: (rest.timeoutSeconds ?? 300) * 1000,
-    credentials: base.credentialsPath,
-    db: base.dbPath,
-    register: rest.register ?? true,
-    clock: rest.clock?.read,
-    ...(rest.ackTimeoutMs !== undefined && { ackTimeoutMs: rest.ackTimeoutMs }),
-    ...(rest.privateRequestMs !== undefined && { privateRequestMs: rest.privateRequestMs }),
-    ...(rest.outboxLimit !== undefined && { outboxLimit: rest.outboxLimit }),
-    ...config,
+export function useServer() {
+  const clients: { kill(): void }[] = [];
+  let current: TestServer | undefined;
+  const killClients = (): void => {
+    for (const c of clients.splice(0)) c.kill();
+  };
+  afterEach(async () => {
+    killClients();
+    await current?.stop();
+    current = undefined;
   });
-  if (rest.clock) rest.clock.server = server;
-  return { ...base, server, port: server.port, stop: () => server.stop() };
+  return {
+    /** Starts a server (the one before, if any, should have been stopped by the test). */
+    start: async (options?: TestServerOptions): Promise<TestServer> => (current = await startTestServer(options)),
+    /** Logs `name` in (password from PASSWORDS) on a new connection. */
+    user: async (name: string): Promise<RawClient> => track(await as((current as TestServer).port, name)),
+    /** Kills the client after the test. */
+    track,
+    killClients,
+  };
+  function track<T extends { kill(): void }>(client: T): T {
+    clients.push(client);
+    return client;
+  }
 }

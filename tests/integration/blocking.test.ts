@@ -1,22 +1,12 @@
-import { afterEach, describe, expect, test } from 'bun:test';
-import { as, RawClient } from '../helpers/raw-client.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { describe, expect, test } from 'bun:test';
+import { type TestServer, useServer } from '../helpers/test-server.ts';
 
 let server: TestServer;
-const clients: RawClient[] = [];
-async function user(name: string): Promise<RawClient> {
-  const c = await as(server.port, name);
-  clients.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  await server?.stop();
-});
+const { start, user } = useServer();
 
 describe('BLK-1 block', () => {
   test('confirms; errors for no such user, self, already blocked; the blocked user is never told', async () => {
-    server = await startTestServer();
+    server = await start();
     const yoda = await user('yoda');
     const hans = await user('hans');
     expect(await yoda.request('block hans')).toMatchObject({ type: 'ok', code: 'blocked', user: 'hans' });
@@ -28,7 +18,7 @@ describe('BLK-1 block', () => {
   });
 
   test('a user who is offline can be blocked', async () => {
-    server = await startTestServer();
+    server = await start();
     const yoda = await user('yoda');
     expect((await yoda.request('block leia')).code).toBe('blocked');
   });
@@ -36,7 +26,7 @@ describe('BLK-1 block', () => {
 
 describe('BLK-2 what a block does', () => {
   test('messages refused, broadcasts skip, no presence, hidden from whoelse and whoelsesince', async () => {
-    server = await startTestServer();
+    server = await start();
     const yoda = await user('yoda');
     await yoda.request('block hans');
     const hans = await user('hans');
@@ -57,7 +47,7 @@ describe('BLK-2 what a block does', () => {
 
 describe('BLK-3 unblock', () => {
   test('confirms; errors for no such user, self, not blocked; messages flow again', async () => {
-    server = await startTestServer();
+    server = await start();
     const yoda = await user('yoda');
     const hans = await user('hans');
     await yoda.request('block hans');

@@ -5,7 +5,6 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { LiveClient, runCli } from '../helpers/cli.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { FakeClock, startTestServer, type TestServer } from '../helpers/test-server.ts';
-import { startServer } from '../../src/server/server.ts';
 
 let server: TestServer;
 const clients: RawClient[] = [];
@@ -15,20 +14,7 @@ afterEach(async () => {
 });
 
 async function withLimits(limits: { maxConnections?: number; maxPerAddress?: number; loginTimeoutMs?: number; rateLimit?: number }, clock?: FakeClock) {
-  const base = await startTestServer({ clock });
-  await base.stop();
-  const running = await startServer({
-    port: 0,
-    host: '127.0.0.1',
-    blockDurationMs: 60_000,
-    timeoutMs: 300_000,
-    credentials: base.credentialsPath,
-    db: ':memory:',
-    clock: clock?.read,
-    ...limits,
-  });
-  if (clock) clock.server = running;
-  server = { ...base, server: running, port: running.port, stop: () => running.stop() };
+  server = await startTestServer({ clock, config: limits });
 }
 
 async function raw(): Promise<RawClient> {

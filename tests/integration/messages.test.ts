@@ -1,23 +1,14 @@
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
-import { as, RawClient } from '../helpers/raw-client.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { type TestServer, useServer } from '../helpers/test-server.ts';
 
 let server: TestServer;
-const clients: RawClient[] = [];
-async function user(name: string): Promise<RawClient> {
-  const c = await as(server.port, name);
-  clients.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  await server?.stop();
-});
+const { start, user, track } = useServer();
 
 describe('MSG-1 message <user> <text>', () => {
   test('an online recipient gets it at once with the sender’s name; spaces and Unicode kept', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     const text = 'hello  there, 日本語 🙂 "quoted" \\ back\tslash';
@@ -30,7 +21,7 @@ describe('MSG-1 message <user> <text>', () => {
   });
 
   test('the sender hears "delivered" only after the recipient acknowledged', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     yoda.autoAck = false;
@@ -45,7 +36,7 @@ describe('MSG-1 message <user> <text>', () => {
 
 describe('MSG-2 message errors', () => {
   test('each has its own code and message', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const cases: [string, string, string][] = [
       ['message nobody hi', 'no-such-user', 'no user called nobody'],
@@ -62,7 +53,7 @@ describe('MSG-2 message errors', () => {
   });
 
   test('a recipient who blocked the sender: refused, told it cannot be delivered, nothing stored', async () => {
-    server = await startTestServer();
+    server = await start();
     const yoda = await user('yoda');
     await yoda.request('block hans');
     await yoda.request('logout');
@@ -76,7 +67,7 @@ describe('MSG-2 message errors', () => {
 
 describe('OFF-1 messages to offline users are stored durably first', () => {
   test('the sender is told "stored" only once the message is in the database', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const reply = await hans.request('message leia meet at the base');
     expect(reply).toMatchObject({ type: 'ok', code: 'stored', to: 'leia' });
@@ -85,7 +76,7 @@ describe('OFF-1 messages to offline users are stored durably first', () => {
   });
 
   test('a message to a user who vanishes before acknowledging is stored and comes at the next login', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     yoda.autoAck = false;
@@ -98,7 +89,7 @@ describe('OFF-1 messages to offline users are stored durably first', () => {
   });
 
   test('a message never acknowledged is stored after the ack timeout and the sender hears it is safe', async () => {
-    server = await startTestServer({ ackTimeoutMs: 200 });
+    server = await start({ ackTimeoutMs: 200 });
     const hans = await user('hans');
     const yoda = await user('yoda');
     yoda.autoAck = false;
@@ -115,7 +106,7 @@ describe('OFF-1 messages to offline users are stored durably first', () => {
 
 describe('OFF-2 stored messages at login', () => {
   test('all of them, oldest first, with sender and time; removed once acknowledged', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const luke = await user('luke');
     const before = Date.now();
@@ -123,7 +114,7 @@ describe('OFF-2 stored messages at login', () => {
     await luke.request('message leia two');
     await hans.request('message leia three');
     const leia = await RawClient.connect(server.port);
-    clients.push(leia);
+    track(leia);
     leia.autoAck = false;
     await leia.login('leia', '$blasterpistol$');
     const got = [await leia.event('message'), await leia.event('message'), await leia.event('message')];
@@ -145,7 +136,7 @@ describe('OFF-2 stored messages at login', () => {
   });
 
   test('a login that never acknowledges gets the same messages again next time', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     await hans.request('message leia keep me');
     for (let i = 0; i < 2; i++) {
@@ -162,7 +153,7 @@ describe('OFF-2 stored messages at login', () => {
 
 describe('BCAST-1 broadcast', () => {
   test('every online user but the sender gets it; nothing is stored', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     const leia = await user('leia');
@@ -175,7 +166,7 @@ describe('BCAST-1 broadcast', () => {
   });
 
   test('users who blocked the sender are skipped and the sender is told, without names', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     const vader = await user('vader');
@@ -190,7 +181,7 @@ describe('BCAST-1 broadcast', () => {
   });
 
   test('empty broadcast is an error', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     expect((await hans.request('broadcast  ')).code).toBe('empty-text');
   });

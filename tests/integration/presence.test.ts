@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, test } from 'bun:test';
-import { as, RawClient } from '../helpers/raw-client.ts';
-import { FakeClock, startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { describe, expect, test } from 'bun:test';
+import { RawClient } from '../helpers/raw-client.ts';
+import { FakeClock, type TestServer, useServer } from '../helpers/test-server.ts';
 
 let server: TestServer;
-const clients: RawClient[] = [];
-async function user(name: string): Promise<RawClient> {
-  const c = await as(server.port, name);
-  clients.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  await server?.stop();
-});
+const { start, user } = useServer();
 
 /** Lines about `user`'s presence that `client` has received. */
 const presenceOf = (client: RawClient, name: string) => client.seen((l) => l.type === 'presence' && (l.users as string[]).includes(name));
@@ -20,7 +11,7 @@ const presenceOf = (client: RawClient, name: string) => client.seen((l) => l.typ
 describe('PRES-1 login and logout are announced', () => {
   test('every other online user is told, for each way of leaving', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock, timeoutSeconds: 60 });
+    server = await start({ clock, timeoutSeconds: 60 });
     const yoda = await user('yoda');
     const leia = await user('leia');
     let hans = await user('hans');
@@ -43,7 +34,7 @@ describe('PRES-1 login and logout are announced', () => {
   });
 
   test('users whom the user has blocked are not told', async () => {
-    server = await startTestServer();
+    server = await start();
     let hans = await user('hans');
     await hans.request('block vader');
     await hans.request('logout');
@@ -62,7 +53,7 @@ describe('PRES-1 login and logout are announced', () => {
 
 describe('PRES-2 whoelse', () => {
   test('lists online users but the asker and those who block the asker', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     await user('yoda');
     const leia = await user('leia');
@@ -77,7 +68,7 @@ describe('PRES-2 whoelse', () => {
 describe('PRES-3 whoelsesince', () => {
   test('online now or logged out within the window; not the asker; not those who block the asker', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock });
+    server = await start({ clock });
     const hans = await user('hans');
     const yoda = await user('yoda');
     await yoda.request('logout');
@@ -98,7 +89,7 @@ describe('PRES-3 whoelsesince', () => {
 
   test('a window longer than the uptime means since the server started', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock });
+    server = await start({ clock });
     const yoda = await user('yoda');
     await yoda.request('logout');
     clock.advance(1000);
@@ -107,7 +98,7 @@ describe('PRES-3 whoelsesince', () => {
   });
 
   test('the number must be a non-negative whole number', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     for (const bad of ['-5', '2.5', 'abc', '']) {
       expect((await hans.request(`whoelsesince ${bad}`)).code).toBe('usage');

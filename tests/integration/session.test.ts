@@ -1,25 +1,16 @@
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { as, RawClient } from '../helpers/raw-client.ts';
-import { FakeClock, startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { FakeClock, type TestServer, useServer } from '../helpers/test-server.ts';
 
 let server: TestServer;
-const clients: RawClient[] = [];
-async function user(name: string): Promise<RawClient> {
-  const c = await as(server.port, name);
-  clients.push(c);
-  return c;
-}
+const { start, user } = useServer();
 /** Whether the server has `name` online now (timers run synchronously inside clock.advance). */
 const online = (name: string) => server.server.state.sessions.has(name);
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  await server?.stop();
-});
 
 describe('SESS-1 inactivity timeout', () => {
   test('a user idle for timeout seconds is told why and disconnected; others are told they left', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock, timeoutSeconds: 30 });
+    server = await start({ clock, timeoutSeconds: 30 });
     const hans = await user('hans');
     clock.advance(20_000);
     const yoda = await user('yoda');
@@ -37,7 +28,7 @@ describe('SESS-1 inactivity timeout', () => {
 
   test('every command counts as activity, failed ones too; receiving messages does not', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock, timeoutSeconds: 30 });
+    server = await start({ clock, timeoutSeconds: 30 });
     const hans = await user('hans');
     const yoda = await user('yoda');
     for (const command of ['whoelse', 'message nobody hi', 'frobnicate', 'block hans', 'whoelsesince x']) {
@@ -56,7 +47,7 @@ describe('SESS-1 inactivity timeout', () => {
 
   test('acks and the p2p port, which the client sends by itself, are not activity', async () => {
     const clock = new FakeClock();
-    server = await startTestServer({ clock, timeoutSeconds: 30 });
+    server = await start({ clock, timeoutSeconds: 30 });
     const hans = await user('hans');
     const yoda = await user('yoda');
     clock.advance(20_000);
@@ -71,7 +62,7 @@ describe('SESS-1 inactivity timeout', () => {
   });
 
   test('with the real clock and a 1 s timeout the user is logged out', async () => {
-    server = await startTestServer({ timeoutSeconds: 1 });
+    server = await start({ timeoutSeconds: 1 });
     const hans = await user('hans');
     const started = Date.now();
     expect((await hans.event('bye')).code).toBe('timeout');
@@ -81,7 +72,7 @@ describe('SESS-1 inactivity timeout', () => {
 
 describe('SESS-3 logout', () => {
   test('confirms, closes the connection, and others see the logout', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     const reply = await hans.request('logout');
@@ -94,7 +85,7 @@ describe('SESS-3 logout', () => {
 
 describe('SESS-4 a vanished client is a logout', () => {
   test('killing the connection logs the user out; they can log in again at once', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const yoda = await user('yoda');
     hans.kill();
@@ -107,7 +98,7 @@ describe('SESS-4 a vanished client is a logout', () => {
 
 describe('SESS-5 unknown commands and bad arguments', () => {
   test('an unknown command lists the valid commands; bad arguments show the usage', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const unknown = await hans.request('shout hi');
     expect(unknown).toMatchObject({ type: 'error', code: 'unknown-command' });
@@ -120,7 +111,7 @@ describe('SESS-5 unknown commands and bad arguments', () => {
   });
 
   test('help lists the commands with their arguments', async () => {
-    server = await startTestServer();
+    server = await start();
     const hans = await user('hans');
     const help = await hans.request('help');
     expect(String(help.text)).toContain('message <user> <text>');

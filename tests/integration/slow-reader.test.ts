@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { as, RawClient, type Line } from '../helpers/raw-client.ts';
 import { SlowReader } from '../helpers/slow-reader.ts';
-import { startConfiguredServer, type TestServer } from '../helpers/test-server.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const OUTBOX_LIMIT = 64 * 1024;
 /** Far more than loopback's kernel buffers (~4 MB here) plus the outbox limit. */
@@ -37,7 +37,7 @@ const body = (i: number) => `m${i} ${'x'.repeat(1900)}`;
 
 describe('a reader that keeps up', () => {
   test('is not cut off by a burst larger than the bound arriving in one turn', async () => {
-    server = await startConfiguredServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
+    server = await startTestServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
     const hans = await user('hans');
     const luke = await user('luke');
     // ~190 KB for luke, three times the bound, sent in one write: the server reads it in a few
@@ -52,7 +52,7 @@ describe('a reader that keeps up', () => {
   });
 
   test('OFF-2: more stored for it than the bound is all delivered at login, not cut off', async () => {
-    server = await startConfiguredServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
+    server = await startTestServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
     const hans = await user('hans');
     // ~190 KB stored for luke while offline: three times the bound.
     let batch = '';
@@ -70,7 +70,7 @@ describe('a reader that keeps up', () => {
 
 describe('a reader that stops reading', () => {
   test('is cut off past the outbox bound; what it missed is stored, senders hear `stored`, others are served', async () => {
-    server = await startConfiguredServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
+    server = await startTestServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
     const { state } = server.server;
     const hans = await user('hans');
     const yoda = await user('yoda');
