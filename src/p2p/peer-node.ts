@@ -1,12 +1,12 @@
 // The client's private-chat sockets (P2P-1, P2P-2, P2P-3): a listener for peers that were given a
 // token, and outgoing connections to peers that accepted. Both sides prove they know the token
-// without sending it, then every line is sealed (peer-crypto.ts). Knows nothing of the server or
-// the terminal.
+// without sending it and agree on a fresh X25519 secret, then every line is sealed
+// (peer-crypto.ts). Knows nothing of the server or the terminal.
 
 import type { Socket, TCPSocketListener } from 'bun';
 import { LineSplitter, INVALID_UTF8 } from '../protocol/line-splitter.ts';
 import { Outbox, TurnFlusher } from '../util/outbox.ts';
-import { Channel, helloMac, isToken, macMatches, newNonce, tokenKey, welcomeMac } from './peer-crypto.ts';
+import { Channel, helloMac, isToken, macMatches, newEphemeral, newNonce, sharedSecret, tokenKey, welcomeMac, type Ephemeral } from './peer-crypto.ts';
 import { formatPayload, formatPeerLine, messagePayloads, parsePayload, parsePeerLine, Reassembler, TokenBook, type PeerLine, type PeerPayload } from './peer-protocol.ts';
 
 /** How long a new connection has to complete its handshake before it is dropped. */
@@ -36,8 +36,11 @@ interface Link {
   timer?: ReturnType<typeof setTimeout>;
   /** Outgoing: the socket, once connected. */
   socket?: Socket<Link>;
-  /** Outgoing, until the welcome checks out: the key from the token and the nonce of our hello. */
-  hello?: { key: Buffer; nonce: string };
+  /**
+   * Outgoing, until the welcome checks out: the key from the token, and the nonce and ephemeral
+   * key pair of our hello. Dropped as soon as the chat's keys are derived (or the connection ends).
+   */
+  hello?: { key: Buffer; nonce: string; ephemeral: Ephemeral };
   /** Once open: seals and opens boxes. */
   channel?: Channel;
   readonly incoming: Reassembler;
@@ -119,19 +122,24 @@ export class PeerNode {
       return;
     }
     const link = newLink(user);
-    link.hello = { key: tokenKey(token), nonce: newNonce() };
+    link.hello = { key: tokenKey(token), nonce: newNonce(), ephemeral: newEphemeral() };
     this.connecting.set(user, link);
     Bun.connect<Link>({ hostname: host, port, socket: this.handlers(true), data: link })
       .then((socket) => {
         // Called off (stopprivate, logout) while it was connecting.
-        if (link.quiet) return void socket.end();
+        if (link.quiet) {
+          link.hello = undefined;
+          return void socket.end();
+        }
         link.socket = socket;
-        const { key, nonce } = link.hello as { key: Buffer; nonce: string };
+        const { key, nonce, ephemeral } = link.hello as NonNullable<Link['hello']>;
         socket.data.outbox = this.outboxFor(socket);
         socket.data.timer = setTimeout(() => socket.terminate(), this.handshakeMs);
-        this.send(socket, { kind: 'hello', user: this.me, nonce, mac: helloMac(key, this.me, user, nonce) });
+        const ePub = ephemeral.publicKey;
+        this.send(socket, { kind: 'hello', user: this.me, nonce, ephemeral: ePub, mac: helloMac(key, this.me, user, nonce, ePub) });
       })
       .catch(() => {
+        link.hello = undefined;
         if (this.connecting.get(user) === link) this.connecting.delete(user);
         if (!link.quiet) this.events.onClose(user, 'unreachable');
       });
@@ -237,7 +245,8 @@ export class PeerNode {
   /**
    * The first line on a connection: a hello (incoming: its MAC must prove the token we hold for
    * that user, which is then spent) or a welcome (outgoing: its MAC must prove the peer
-   * holds it too, for this hello). Either way the chat's keys come from the token and both nonces.
+   * holds it too, for this hello). Either way the chat's keys come from the token, the X25519
+   * secret of both ephemeral keys (the MACs cover them) and both nonces; a small-order key fails.
    */
   private handshake(socket: Socket<Link>, line: PeerLine): boolean {
     const link = socket.data;
@@ -247,21 +256,29 @@ export class PeerNode {
       this.tokens.redeem(line.user, Date.now(), (token) => {
         if (!isToken(token)) return false;
         const key = tokenKey(token);
-        if (!macMatches(line.mac, helloMac(key, line.user, this.me, line.nonce))) return false;
+        if (!macMatches(line.mac, helloMac(key, line.user, this.me, line.nonce, line.ephemeral))) return false;
         proven = key;
         return true;
       });
       if (proven === undefined || this.links.has(line.user)) return false;
       const key: Buffer = proven;
+      // Our key pair lives only in this call: nothing keeps it once the channel's keys exist.
+      const ephemeral = newEphemeral();
+      const shared = sharedSecret(ephemeral, line.ephemeral);
+      if (shared === undefined) return false;
       const nonce = newNonce();
       link.user = line.user;
-      link.channel = Channel.forPeer(key, line.nonce, nonce);
-      this.send(socket, { kind: 'welcome', user: this.me, nonce, mac: welcomeMac(key, line.user, this.me, line.nonce, nonce) });
+      link.channel = Channel.forPeer(key, shared, line.nonce, nonce);
+      const ePub = ephemeral.publicKey;
+      this.send(socket, { kind: 'welcome', user: this.me, nonce, ephemeral: ePub, mac: welcomeMac(key, line.user, this.me, line.nonce, nonce, line.ephemeral, ePub) });
     } else {
       const hello = link.hello;
       if (line.kind !== 'welcome' || !hello || line.user !== link.user) return false;
-      if (!macMatches(line.mac, welcomeMac(hello.key, this.me, link.user, hello.nonce, line.nonce))) return false;
-      link.channel = Channel.forRequester(hello.key, hello.nonce, line.nonce);
+      const ePubR = hello.ephemeral.publicKey;
+      if (!macMatches(line.mac, welcomeMac(hello.key, this.me, link.user, hello.nonce, line.nonce, ePubR, line.ephemeral))) return false;
+      const shared = sharedSecret(hello.ephemeral, line.ephemeral);
+      if (shared === undefined) return false;
+      link.channel = Channel.forRequester(hello.key, shared, hello.nonce, line.nonce);
       link.hello = undefined;
     }
     clearTimeout(link.timer);
@@ -287,6 +304,7 @@ export class PeerNode {
   private closed(socket: Socket<Link>): void {
     if (!socket.data) return;
     socket.data.gone = true;
+    socket.data.hello = undefined;
     clearTimeout(socket.data.timer);
     this.finish(socket, 'disconnected');
   }

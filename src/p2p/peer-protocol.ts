@@ -1,20 +1,20 @@
 // The peer-to-peer wire format, payloads and token book (P2P-2, P2P-3). Pure: no sockets, no
 // clock of its own. The cryptography is in peer-crypto.ts; docs/PROTOCOL.md is the spec.
 //
-//   requester -> peer:  hello <requester> <nonceR> <macR>
-//   peer -> requester:  welcome <peer> <nonceP> <macP>
+//   requester -> peer:  hello <requester> <nonceR> <ePubR> <macR>
+//   peer -> requester:  welcome <peer> <nonceP> <ePubP> <macP>
 //   then either way:    box <base64>      (AES-256-GCM of a JSON payload, see PeerPayload)
 
 import { MAX_LINE_BYTES, MAX_TEXT_CHARS } from '../protocol/limits.ts';
 import { TAG_BYTES } from './peer-crypto.ts';
 
 export type PeerLine =
-  | { kind: 'hello'; user: string; nonce: string; mac: string }
-  | { kind: 'welcome'; user: string; nonce: string; mac: string }
+  | { kind: 'hello'; user: string; nonce: string; ephemeral: string; mac: string }
+  | { kind: 'welcome'; user: string; nonce: string; ephemeral: string; mac: string }
   | { kind: 'box'; box: string };
 
-const HELLO = /^hello (\S+) ([0-9a-f]{32}) ([0-9a-f]{64})$/;
-const WELCOME = /^welcome (\S+) ([0-9a-f]{32}) ([0-9a-f]{64})$/;
+const HELLO = /^hello (\S+) ([0-9a-f]{32}) ([0-9a-f]{64}) ([0-9a-f]{64})$/;
+const WELCOME = /^welcome (\S+) ([0-9a-f]{32}) ([0-9a-f]{64}) ([0-9a-f]{64})$/;
 const BOX = /^box ([A-Za-z0-9+/]+={0,2})$/;
 
 /** Parses a peer line; undefined when it is not one (the connection is then dropped). */
@@ -22,18 +22,18 @@ export function parsePeerLine(line: string): PeerLine | undefined {
   let m = BOX.exec(line);
   if (m) return { kind: 'box', box: m[1] as string };
   m = HELLO.exec(line);
-  if (m) return { kind: 'hello', user: m[1] as string, nonce: m[2] as string, mac: m[3] as string };
+  if (m) return { kind: 'hello', user: m[1] as string, nonce: m[2] as string, ephemeral: m[3] as string, mac: m[4] as string };
   m = WELCOME.exec(line);
-  if (m) return { kind: 'welcome', user: m[1] as string, nonce: m[2] as string, mac: m[3] as string };
+  if (m) return { kind: 'welcome', user: m[1] as string, nonce: m[2] as string, ephemeral: m[3] as string, mac: m[4] as string };
   return undefined;
 }
 
 export function formatPeerLine(line: PeerLine): string {
   switch (line.kind) {
     case 'hello':
-      return `hello ${line.user} ${line.nonce} ${line.mac}\n`;
+      return `hello ${line.user} ${line.nonce} ${line.ephemeral} ${line.mac}\n`;
     case 'welcome':
-      return `welcome ${line.user} ${line.nonce} ${line.mac}\n`;
+      return `welcome ${line.user} ${line.nonce} ${line.ephemeral} ${line.mac}\n`;
     case 'box':
       return `box ${line.box}\n`;
   }

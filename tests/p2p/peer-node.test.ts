@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { PeerNode } from '../../src/p2p/peer-node.ts';
 import { MAX_TOKEN_FAILURES } from '../../src/p2p/peer-protocol.ts';
-import { Channel, helloMac, newNonce, tokenKey, welcomeMac } from '../../src/p2p/peer-crypto.ts';
+import { Channel, helloMac, newEphemeral, newNonce, sharedSecret, tokenKey, welcomeMac, type Ephemeral } from '../../src/p2p/peer-crypto.ts';
 import { MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
 
 const TOKEN = '0123456789abcdef0123456789abcdef';
@@ -31,9 +31,17 @@ afterEach(() => {
   for (const n of nodes.splice(0)) n.stop();
 });
 
-/** A hello as `requester` would send it to `peer`, keyed by `token`. */
-function hello(requester: string, token: string, peer = 'yoda', nonce = newNonce()): { line: string; nonce: string } {
-  return { line: `hello ${requester} ${nonce} ${helloMac(tokenKey(token), requester, peer, nonce)}\n`, nonce };
+interface Hello {
+  line: string;
+  nonce: string;
+  ephemeral: Ephemeral;
+}
+
+/** A hello as `requester` would send it to `peer`, keyed by `token`, with a fresh ephemeral key. */
+function hello(requester: string, token: string, peer = 'yoda', nonce = newNonce()): Hello {
+  const ephemeral = newEphemeral();
+  const ePub = ephemeral.publicKey;
+  return { line: `hello ${requester} ${nonce} ${ePub} ${helloMac(tokenKey(token), requester, peer, nonce, ePub)}\n`, nonce, ephemeral };
 }
 
 /** A raw TCP client: what it received, and when it was closed. */
@@ -50,13 +58,16 @@ async function stranger(port: number, send?: string): Promise<{ received: () => 
   return { received: () => received, closed, kill: () => socket.terminate(), write: (s) => void socket.write(s) };
 }
 
-/** Checks the welcome `received` answers `nonceR` for a requester holding `token`; returns the requester's channel. */
-function checkWelcome(received: string, nonceR: string, token = TOKEN, requester = 'hans', peer = 'yoda'): Channel {
-  const m = /^welcome (\S+) ([0-9a-f]{32}) ([0-9a-f]{64})\n$/.exec(received);
+/** Checks the welcome `received` answers hello `h` for a requester holding `token`; returns the requester's channel. */
+function checkWelcome(received: string, h: Hello, token = TOKEN, requester = 'hans', peer = 'yoda'): Channel {
+  const m = /^welcome (\S+) ([0-9a-f]{32}) ([0-9a-f]{64}) ([0-9a-f]{64})\n$/.exec(received);
   if (!m) throw new Error(`not a welcome: ${JSON.stringify(received)}`);
+  const [nonceP, ePubP] = [m[2] as string, m[3] as string];
   expect(m[1]).toBe(peer);
-  expect(m[3]).toBe(welcomeMac(tokenKey(token), requester, peer, nonceR, m[2] as string));
-  return Channel.forRequester(tokenKey(token), nonceR, m[2] as string);
+  expect(m[4]).toBe(welcomeMac(tokenKey(token), requester, peer, h.nonce, nonceP, h.ephemeral.publicKey, ePubP));
+  const shared = sharedSecret(h.ephemeral, ePubP);
+  if (!shared) throw new Error('no shared secret');
+  return Channel.forRequester(tokenKey(token), shared, h.nonce, nonceP);
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -150,6 +161,42 @@ describe('PeerNode', () => {
     expect(rec.opened).toEqual([]);
   });
 
+  test('the v1 hello (no ephemeral key, v1 MAC) is refused without a byte, and does not spend the token', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const v1 = await stranger(yoda.port, `hello hans ${'0'.repeat(32)} ${'d'.repeat(64)}\n`);
+    await v1.closed;
+    expect(v1.received()).toBe('');
+    const real = await stranger(yoda.port, hello('hans', TOKEN).line);
+    await until(() => real.received().endsWith('\n'), 'welcome');
+    expect(rec.opened).toEqual(['hans']);
+  });
+
+  test('a hello whose ephemeral key was swapped after the MAC is refused without a byte (P2P-2)', async () => {
+    const [yoda, rec] = node('yoda');
+    yoda.expect('hans', TOKEN);
+    const h = hello('hans', TOKEN);
+    const swapped = h.line.replace(h.ephemeral.publicKey, newEphemeral().publicKey);
+    expect(swapped).not.toBe(h.line);
+    const s = await stranger(yoda.port, swapped);
+    await s.closed;
+    expect(s.received()).toBe('');
+    expect(rec.opened).toEqual([]);
+  });
+
+  test('a hello with a small-order ephemeral key is refused without a byte, even with the right MAC', async () => {
+    const [yoda, rec] = node('yoda');
+    for (const bad of ['0'.repeat(64), `01${'0'.repeat(62)}`, 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800']) {
+      yoda.expect('hans', TOKEN);
+      const nonce = newNonce();
+      const s = await stranger(yoda.port, `hello hans ${nonce} ${bad} ${helloMac(tokenKey(TOKEN), 'hans', 'yoda', nonce, bad)}\n`);
+      await s.closed;
+      expect(s.received()).toBe('');
+    }
+    expect(rec.opened).toEqual([]);
+    expect(rec.closed).toEqual([]);
+  });
+
   test('the right token from the wrong requester is refused, and the right one can still connect (P2P-2)', async () => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
@@ -159,7 +206,8 @@ describe('PeerNode', () => {
     expect(asVader.received()).toBe('');
     // A hello claiming to be hans, keyed as vader's: the name in the MAC does not match.
     const nonce = newNonce();
-    const forged = await stranger(yoda.port, `hello hans ${nonce} ${helloMac(tokenKey(TOKEN), 'vader', 'yoda', nonce)}\n`);
+    const ePub = newEphemeral().publicKey;
+    const forged = await stranger(yoda.port, `hello hans ${nonce} ${ePub} ${helloMac(tokenKey(TOKEN), 'vader', 'yoda', nonce, ePub)}\n`);
     await forged.closed;
     expect(forged.received()).toBe('');
     expect(rec.opened).toEqual([]);
@@ -180,7 +228,7 @@ describe('PeerNode', () => {
     const h = hello('hans', TOKEN);
     const first = await stranger(yoda.port, h.line);
     await until(() => first.received().endsWith('\n'), 'welcome');
-    checkWelcome(first.received(), h.nonce);
+    checkWelcome(first.received(), h);
     const replayed = await stranger(yoda.port, h.line);
     await replayed.closed;
     expect(replayed.received()).toBe('');
@@ -220,7 +268,7 @@ describe('PeerNode', () => {
     const h = hello('hans', TOKEN);
     const hans = await stranger(yoda.port, h.line);
     await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h.nonce);
+    const channel = checkWelcome(hans.received(), h);
     hans.write(`box ${channel.seal('{"t":"msg","text":"by hand"}')}\n`);
     await until(() => rec.messages.length === 1, 'message');
     expect(rec.messages).toEqual([['hans', 'by hand']]);
@@ -233,7 +281,7 @@ describe('PeerNode', () => {
     ['a plain-text line', () => 'msg hi'],
     ['a plain-text bye', () => 'bye'],
     ['a second hello', () => hello('hans', TOKEN).line.slice(0, -1)],
-    ['a box sealed with the wrong key', () => `box ${Channel.forPeer(tokenKey(TOKEN), '0'.repeat(32), '1'.repeat(32)).seal('{"t":"bye"}')}`],
+    ['a box sealed with the wrong key', () => `box ${Channel.forPeer(tokenKey(TOKEN), Buffer.alloc(32, 1), '0'.repeat(32), '1'.repeat(32)).seal('{"t":"bye"}')}`],
   ])('after the handshake, %s closes the chat as disconnected (P2P-3)', async (_what, line) => {
     const [yoda, rec] = node('yoda');
     yoda.expect('hans', TOKEN);
@@ -253,7 +301,7 @@ describe('PeerNode', () => {
     const h = hello('hans', TOKEN);
     const hans = await stranger(yoda.port, h.line);
     await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h.nonce);
+    const channel = checkWelcome(hans.received(), h);
     hans.write(`box ${channel.seal('{"t":"msg","text":"ok"}')}\nbox ${channel.seal('{"t":"shout","text":"no"}')}\n`);
     await hans.closed;
     await until(() => rec.closed.length === 1, 'close');
@@ -267,7 +315,7 @@ describe('PeerNode', () => {
     const h = hello('hans', TOKEN);
     const hans = await stranger(yoda.port, h.line);
     await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h.nonce);
+    const channel = checkWelcome(hans.received(), h);
     const part = (text: string, more: boolean) => `box ${channel.seal(JSON.stringify(more ? { t: 'msg', text, more } : { t: 'msg', text }))}\n`;
     hans.write(part('x'.repeat(MAX_TEXT_CHARS / 2), true) + part('x'.repeat(MAX_TEXT_CHARS / 2), false));
     await until(() => rec.messages.length === 1, 'a message of exactly the limit');
@@ -290,7 +338,7 @@ describe('PeerNode', () => {
     expect(early.received()).toBe('');
     yoda.expect('hans', TOKEN);
     await until(() => early.received().endsWith('\n'), 'welcome after the token came');
-    const channel = checkWelcome(early.received(), h.nonce);
+    const channel = checkWelcome(early.received(), h);
     expect(rec.opened).toEqual(['hans']);
     // The chat works after the wait.
     early.write(`box ${channel.seal('{"t":"msg","text":"made it"}')}\n`);

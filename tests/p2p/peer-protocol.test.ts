@@ -18,18 +18,21 @@ import {
 const TOKEN = 'a'.repeat(32);
 const OTHER = 'b'.repeat(32);
 const NONCE = '00112233445566778899aabbccddeeff';
-const MAC = 'd38e6d1ccf4e71fc032bc9a50c28187df3f0952efc013386d10ab62f83ef563d';
+const MAC = 'bded4081e4756ac75142bbdf0e75408d38c9fbfaad4336ef23ff644f999adac9';
+const EPUB = '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a';
 
 describe('peer protocol lines', () => {
   test('round trip', () => {
     const lines: PeerLine[] = [
-      { kind: 'hello', user: 'hans', nonce: NONCE, mac: MAC },
-      { kind: 'welcome', user: 'yoda', nonce: NONCE, mac: MAC },
-      { kind: 'box', box: 'REJpJxzTv4q1VUhVz4rgozRWwY3tmCy9T9BMjCyk5LAfbpqWDlac' },
-      { kind: 'box', box: 'iuK2wTl5nGR6f+bz+ERo9l4WvbAjLDti8yVH' },
+      { kind: 'hello', user: 'hans', nonce: NONCE, ephemeral: EPUB, mac: MAC },
+      { kind: 'welcome', user: 'yoda', nonce: NONCE, ephemeral: EPUB, mac: MAC },
+      { kind: 'box', box: 'fMV7Mp2pjU/Km1LhMGGSxEYnBGipQga4bbjDwG6KX9GVOdE5pScl' },
+      { kind: 'box', box: 'LFincLrwmKr/vvpTUvS5Lh2zR5Vvmu1Fq2pE' },
       { kind: 'box', box: 'ab/+cw==' },
     ];
     for (const line of lines) expect(parsePeerLine(formatPeerLine(line).slice(0, -1))).toEqual(line);
+    expect(formatPeerLine({ kind: 'hello', user: 'hans', nonce: NONCE, ephemeral: EPUB, mac: MAC })).toBe(`hello hans ${NONCE} ${EPUB} ${MAC}\n`);
+    expect(formatPeerLine({ kind: 'welcome', user: 'yoda', nonce: NONCE, ephemeral: EPUB, mac: MAC })).toBe(`welcome yoda ${NONCE} ${EPUB} ${MAC}\n`);
   });
 
   test.each([
@@ -38,12 +41,20 @@ describe('peer protocol lines', () => {
     // The old hello, with the token in the clear, is not a line of this protocol (P2P-2).
     `hello hans ${TOKEN}`,
     `hello hans ${NONCE}`,
-    `hello hans ${NONCE} ${MAC.slice(1)}`,
-    `hello hans ${NONCE.toUpperCase()} ${MAC}`,
-    `hello hans ${NONCE} ${MAC} extra`,
-    `hello  ${NONCE} ${MAC}`,
+    // The v1 hello and welcome, without an ephemeral key, are not lines of this protocol.
+    `hello hans ${NONCE} ${MAC}`,
+    `welcome yoda ${NONCE} ${MAC}`,
+    `hello hans ${NONCE} ${EPUB} ${MAC.slice(1)}`,
+    `hello hans ${NONCE} ${EPUB.slice(1)} ${MAC}`,
+    `hello hans ${NONCE} ${EPUB.toUpperCase()} ${MAC}`,
+    `hello hans ${NONCE.toUpperCase()} ${EPUB} ${MAC}`,
+    `hello hans ${NONCE} ${MAC} ${EPUB} extra`,
+    `hello hans ${NONCE} ${EPUB}  ${MAC}`,
+    `hello  ${NONCE} ${EPUB} ${MAC}`,
     'welcome yoda',
     `welcome yoda ${NONCE}`,
+    `welcome yoda ${NONCE} ${EPUB}`,
+    `welcome yoda ${NONCE} ${EPUB.toUpperCase()} ${MAC}`,
     'msg hi there',
     'bye',
     'box',
@@ -89,7 +100,7 @@ describe('payloads (P2P-3)', () => {
   });
 
   test('the worst text a part can hold still fits in one box line (MAX_LINE_BYTES)', () => {
-    const channel = Channel.forRequester(tokenKey(TOKEN), NONCE, NONCE);
+    const channel = Channel.forRequester(tokenKey(TOKEN), Buffer.alloc(32, 1), NONCE, NONCE);
     // Control characters and lone surrogates cost 6 bytes each in JSON: the worst case.
     for (const unit of ['\u0001', '\ud800', '"', '🙂', 'x']) {
       const [first] = messagePayloads(unit.repeat(PART_UNITS * 2)) as [PeerPayload];

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { TCPSocketListener } from 'bun';
 import { PeerNode } from '../../src/p2p/peer-node.ts';
-import { newNonce, tokenKey, welcomeMac } from '../../src/p2p/peer-crypto.ts';
+import { Channel, newEphemeral, newNonce, sharedSecret, tokenKey, welcomeMac } from '../../src/p2p/peer-crypto.ts';
 import { MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
 import { Tap, type Direction, type Rewrite } from './tap.ts';
 
@@ -86,7 +86,7 @@ describe('a network observer between the peers (P2P-2, P2P-3)', () => {
       const wire = tap.wire(direction);
       const lines = tap.lines(direction);
       // Nothing but the handshake line and boxes.
-      expect(lines[0]).toMatch(direction === 'up' ? /^hello hans [0-9a-f]{32} [0-9a-f]{64}$/ : /^welcome yoda [0-9a-f]{32} [0-9a-f]{64}$/);
+      expect(lines[0]).toMatch(direction === 'up' ? /^hello hans [0-9a-f]{32} [0-9a-f]{64} [0-9a-f]{64}$/ : /^welcome yoda [0-9a-f]{32} [0-9a-f]{64} [0-9a-f]{64}$/);
       for (const line of lines.slice(1)) expect(line).toMatch(/^box [A-Za-z0-9+/]+={0,2}$/);
       // Neither the token (as hex, in either case, or as bytes) nor K, anywhere.
       const decoded = Buffer.concat([wire, ...lines.slice(1).map((l) => Buffer.from(l.slice(4), 'base64'))]);
@@ -103,6 +103,49 @@ describe('a network observer between the peers (P2P-2, P2P-3)', () => {
     const boxes = tap.lines('up').slice(1);
     expect(boxes[0]).not.toBe(boxes[1]);
     expect(new Set(boxes).size).toBe(boxes.length);
+  });
+});
+
+describe('someone who learns the token after the chat (forward secrecy)', () => {
+  /** The handshake fields of a recorded session: nonces and ephemeral public keys. */
+  function handshakeOf(tap: Tap) {
+    const hello = /^hello hans ([0-9a-f]{32}) ([0-9a-f]{64}) [0-9a-f]{64}$/.exec(tap.lines('up')[0] as string);
+    const welcome = /^welcome yoda ([0-9a-f]{32}) ([0-9a-f]{64}) [0-9a-f]{64}$/.exec(tap.lines('down')[0] as string);
+    if (!hello || !welcome) throw new Error('no handshake recorded');
+    return { nonceR: hello[1] as string, ePubR: hello[2] as string, nonceP: welcome[1] as string, ePubP: welcome[2] as string };
+  }
+
+  test('cannot open a recorded chat with the token: the keys also need an ephemeral private key', async () => {
+    const { hans, yodaRec, yoda, hansRec, tap } = await tapped();
+    hans.sendText('yoda', 'the rebel base is on Yavin');
+    yoda.sendText('hans', 'noted');
+    await until(() => yodaRec.messages.length === 1 && hansRec.messages.length === 1, 'messages');
+    const { nonceR, ePubR, nonceP, ePubP } = handshakeOf(tap);
+    const up = tap.lines('up')[1]?.slice('box '.length) as string;
+    const down = tap.lines('down')[1]?.slice('box '.length) as string;
+    // The token leaks later (say, read off a client–server connection without TLS): K, and every
+    // secret that can be made from it and the recorded public keys, opens nothing.
+    const K = tokenKey(TOKEN);
+    const mallory = newEphemeral();
+    const guesses = [Buffer.alloc(32), Buffer.from(ePubR, 'hex'), Buffer.from(ePubP, 'hex'), sharedSecret(mallory, ePubR) as Buffer, sharedSecret(mallory, ePubP) as Buffer];
+    for (const guess of guesses) {
+      expect(Channel.forPeer(K, guess, nonceR, nonceP).open(up)).toBeUndefined();
+      expect(Channel.forRequester(K, guess, nonceR, nonceP).open(down)).toBeUndefined();
+    }
+  });
+
+  test('two chats with the same token use fresh ephemeral keys, so different session keys', async () => {
+    const first = await tapped();
+    const second = await tapped();
+    const a = handshakeOf(first.tap);
+    const b = handshakeOf(second.tap);
+    expect(a.ePubR).not.toBe(b.ePubR);
+    expect(a.ePubP).not.toBe(b.ePubP);
+    // The same first text as box 0 of each chat looks different. (The nonces differ here too; that
+    // fresh ephemeral keys alone change the keys, with equal nonces, is in peer-crypto.test.ts.)
+    for (const s of [first, second]) s.hans.sendText('yoda', 'same');
+    await until(() => first.yodaRec.messages.length === 1 && second.yodaRec.messages.length === 1, 'messages');
+    expect(first.tap.lines('up')[1]).not.toBe(second.tap.lines('up')[1]);
   });
 });
 
@@ -196,9 +239,34 @@ describe('an active attacker between the peers (P2P-3)', () => {
   });
 });
 
+describe('an attacker without the token who swaps in its own ephemeral key (P2P-2)', () => {
+  /** Replaces field 3 (the ephemeral key) of a hello or welcome. */
+  const swapKey = (line: string): string[] => {
+    const fields = line.split(' ');
+    fields[3] = newEphemeral().publicKey;
+    return [fields.join(' ')];
+  };
+
+  test('in the hello: refused without a byte, the requester reports the peer unreachable', async () => {
+    const { hansRec, yodaRec, tap } = await tapped(at('up', 0, swapKey), false);
+    await until(() => hansRec.closed.length === 1, 'closed');
+    expect(hansRec.closed).toEqual([['yoda', 'unreachable']]);
+    expect(yodaRec.opened).toEqual([]);
+    expect(tap.wire('down').length).toBe(0);
+  });
+
+  test('in the welcome: the requester hangs up and reports the peer unreachable', async () => {
+    const { hansRec, yodaRec, tap } = await tapped(at('down', 0, swapKey), false);
+    await until(() => hansRec.closed.length === 1 && yodaRec.closed.length === 1, 'closed');
+    expect(hansRec.opened).toEqual([]);
+    expect(hansRec.closed).toEqual([['yoda', 'unreachable']]);
+    expect(tap.lines('up')).toHaveLength(1);
+  });
+});
+
 describe('a fake peer at the address the server gave (P2P-2: mutual authentication)', () => {
-  /** A listener that answers any hello with `answer(nonceR)`; records what it received. */
-  function fakePeer(answer: (nonceR: string) => string): { port: number; received: () => string } {
+  /** A listener that answers any hello with `answer(nonceR, ePubR)`; records what it received. */
+  function fakePeer(answer: (nonceR: string, ePubR: string) => string): { port: number; received: () => string } {
     let received = '';
     const listener = Bun.listen({
       hostname: '127.0.0.1',
@@ -206,8 +274,8 @@ describe('a fake peer at the address the server gave (P2P-2: mutual authenticati
       socket: {
         data: (socket, chunk) => {
           received += Buffer.from(chunk).toString();
-          const m = /^hello hans ([0-9a-f]{32}) [0-9a-f]{64}\n/.exec(received);
-          if (m) socket.write(`${answer(m[1] as string)}\n`);
+          const m = /^hello hans ([0-9a-f]{32}) ([0-9a-f]{64}) [0-9a-f]{64}\n/.exec(received);
+          if (m) socket.write(`${answer(m[1] as string, m[2] as string)}\n`);
         },
       },
     });
@@ -216,15 +284,22 @@ describe('a fake peer at the address the server gave (P2P-2: mutual authenticati
   }
 
   const wrongToken = 'f'.repeat(32);
-  test.each([
-    ['a MAC from a wrong token', (nR: string, nP: string) => `welcome yoda ${nP} ${welcomeMac(tokenKey(wrongToken), 'hans', 'yoda', nR, nP)}`],
-    ['a welcome replayed from another session', (_nR: string, nP: string) => `welcome yoda ${nP} ${welcomeMac(tokenKey(TOKEN), 'hans', 'yoda', newNonce(), nP)}`],
-    ['the right MAC under another peer’s name', (nR: string, nP: string) => `welcome leia ${nP} ${welcomeMac(tokenKey(TOKEN), 'hans', 'leia', nR, nP)}`],
-    ['a MAC with the names swapped', (nR: string, nP: string) => `welcome yoda ${nP} ${welcomeMac(tokenKey(TOKEN), 'yoda', 'hans', nR, nP)}`],
+  const K = tokenKey(TOKEN);
+  type Answer = (nR: string, ePubR: string, nP: string, ePubP: string) => string;
+  test.each<[string, Answer]>([
+    ['a MAC from a wrong token', (nR, eR, nP, eP) => `welcome yoda ${nP} ${eP} ${welcomeMac(tokenKey(wrongToken), 'hans', 'yoda', nR, nP, eR, eP)}`],
+    ['a welcome replayed from another session', (_nR, _eR, nP, eP) => `welcome yoda ${nP} ${eP} ${welcomeMac(K, 'hans', 'yoda', newNonce(), nP, newEphemeral().publicKey, eP)}`],
+    ['a welcome for another hello’s ephemeral key', (nR, _eR, nP, eP) => `welcome yoda ${nP} ${eP} ${welcomeMac(K, 'hans', 'yoda', nR, nP, newEphemeral().publicKey, eP)}`],
+    ['an ephemeral key other than the one the MAC covers', (nR, eR, nP, eP) => `welcome yoda ${nP} ${newEphemeral().publicKey} ${welcomeMac(K, 'hans', 'yoda', nR, nP, eR, eP)}`],
+    ['the two ephemeral keys swapped in the MAC', (nR, eR, nP, eP) => `welcome yoda ${nP} ${eP} ${welcomeMac(K, 'hans', 'yoda', nR, nP, eP, eR)}`],
+    ['a small-order ephemeral key, with the right MAC', (nR, eR, nP) => `welcome yoda ${nP} ${'0'.repeat(64)} ${welcomeMac(K, 'hans', 'yoda', nR, nP, eR, '0'.repeat(64))}`],
+    ['the right MAC under another peer’s name', (nR, eR, nP, eP) => `welcome leia ${nP} ${eP} ${welcomeMac(K, 'hans', 'leia', nR, nP, eR, eP)}`],
+    ['a MAC with the names swapped', (nR, eR, nP, eP) => `welcome yoda ${nP} ${eP} ${welcomeMac(K, 'yoda', 'hans', nR, nP, eR, eP)}`],
+    ['the v1 welcome, without an ephemeral key', (_nR, _eR, nP) => `welcome yoda ${nP} ${'d'.repeat(64)}`],
     ['the old plain welcome', () => 'welcome yoda'],
     ['a box instead of a welcome', () => 'box ab/+cw=='],
   ])('%s is reported unreachable, and nothing more is sent', async (_what, answer) => {
-    const fake = fakePeer((nR) => answer(nR, newNonce()));
+    const fake = fakePeer((nR, eR) => answer(nR, eR, newNonce(), newEphemeral().publicKey));
     const [hans, rec] = node('hans');
     hans.connect('yoda', '127.0.0.1', fake.port, TOKEN);
     await until(() => rec.closed.length === 1, 'closed');
@@ -236,9 +311,10 @@ describe('a fake peer at the address the server gave (P2P-2: mutual authenticati
   });
 
   test('a fake peer holding the right token passes: the check is the token, not the address', async () => {
-    const fake = fakePeer((nR) => {
+    const fake = fakePeer((nR, eR) => {
       const nP = newNonce();
-      return `welcome yoda ${nP} ${welcomeMac(tokenKey(TOKEN), 'hans', 'yoda', nR, nP)}`;
+      const eP = newEphemeral().publicKey;
+      return `welcome yoda ${nP} ${eP} ${welcomeMac(tokenKey(TOKEN), 'hans', 'yoda', nR, nP, eR, eP)}`;
     });
     const [hans, rec] = node('hans');
     hans.connect('yoda', '127.0.0.1', fake.port, TOKEN);
