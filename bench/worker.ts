@@ -177,6 +177,15 @@ async function waitDrained(list: readonly Client[], ms: number): Promise<boolean
   return false;
 }
 
+/** Line mode, with direct-message handling and acks after each chunk. */
+function toDirectMode(list: readonly Client[]): void {
+  for (const c of list) {
+    c.countOnly = false;
+    c.onLine = directLine;
+    c.afterChunk = ackAndRefill;
+  }
+}
+
 async function direct(m: Msg): Promise<object> {
   const list = activeClients(m);
   window = m.window as number;
@@ -184,11 +193,7 @@ async function direct(m: Msg): Promise<object> {
   histogram = undefined;
   lastError = '';
   resetCounters(list);
-  for (const c of list) {
-    c.countOnly = false;
-    c.onLine = directLine;
-    c.afterChunk = ackAndRefill;
-  }
+  toDirectMode(list);
   running = true;
   for (const c of list) ackAndRefill(c);
   flusher.request();
@@ -221,11 +226,7 @@ async function latency(m: Msg): Promise<object> {
   body = pad(m.bodyChars as number);
   lastError = '';
   resetCounters(list);
-  for (const c of list) {
-    c.countOnly = false;
-    c.onLine = directLine;
-    c.afterChunk = ackAndRefill;
-  }
+  toDirectMode(list);
   running = true;
   // Warm-up: one second at the rate, not recorded.
   histogram = undefined;

@@ -64,6 +64,13 @@ export class LiveClient {
     this.proc.stdin.flush();
   }
 
+  /** Types the username and password and waits for the welcome. */
+  async logIn(user: string, password: string): Promise<void> {
+    this.write(user);
+    this.write(password);
+    await this.waitFor(`Welcome, ${user}!`);
+  }
+
   endInput(): void {
     this.proc.stdin.end();
   }

@@ -86,15 +86,7 @@ export class RawClient {
       if (this.isClosed) throw new Error(`connection closed while waiting for ${what}; got ${this.dump()}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.dump()}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.wakers.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.wakers.add(wake);
-      });
+      await nextWake(this.wakers, left);
     }
   }
 
@@ -170,4 +162,17 @@ export const PASSWORDS: Record<string, string> = {
 
 export function as(port: number, user: keyof typeof PASSWORDS | string): Promise<RawClient> {
   return loggedIn(port, user, PASSWORDS[user] as string);
+}
+
+/** Resolves when one of `wakers` is called (something arrived) or after `ms`, whichever is first. */
+export function nextWake(wakers: Set<() => void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      wakers.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    wakers.add(wake);
+  });
 }

@@ -123,9 +123,7 @@ describe('CLI-4 piped stdin', () => {
     raws.push(yoda);
     const hans = new LiveClient(server.port);
     lives.push(hans);
-    hans.write('hans');
-    hans.write('falcon*solo');
-    await hans.waitFor('Welcome, hans!');
+    await hans.logIn('hans', 'falcon*solo');
     await yoda.presence('hans', true);
     await yoda.request('message hans hello from yoda 🙂');
     await hans.waitFor('yoda: hello from yoda 🙂');
@@ -214,9 +212,7 @@ describe('CLI-6 exit codes', () => {
     server = await startTestServer();
     const hans = new LiveClient(server.port);
     lives.push(hans);
-    hans.write('hans');
-    hans.write('falcon*solo');
-    await hans.waitFor('Welcome');
+    await hans.logIn('hans', 'falcon*solo');
     const stopped = Date.now();
     await server.stop();
     server = undefined;

@@ -17,7 +17,7 @@ import { COMMANDS, type ArgKind, type Verb } from '../../src/protocol/commands.t
 import { MAX_LINE_BYTES, MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
 import { isBlank, parseRequest, tagOf } from '../../src/protocol/request.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { as, RawClient, type Line } from '../helpers/raw-client.ts';
+import { as, nextWake, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer } from '../helpers/test-server.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 7_007);
@@ -103,15 +103,7 @@ class Hostile {
       if (found) return found;
       const left = deadline - Date.now();
       if (this.closed || left <= 0) return undefined;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.wakers.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.wakers.add(wake);
-      });
+      await nextWake(this.wakers, left);
     }
   }
 

@@ -119,9 +119,7 @@ describe('command rate limit', () => {
     const bystander = await as(server.port, 'yoda');
     clients.push(bystander);
     const hans = new LiveClient(server.port);
-    hans.write('hans');
-    hans.write('falcon*solo');
-    await hans.waitFor('Welcome');
+    await hans.logIn('hans', 'falcon*solo');
     for (let i = 0; i < 40; i++) hans.write(`message yoda pasted line ${i}`);
     for (let i = 0; i < 40; i++) await bystander.event('message', { body: `pasted line ${i}` });
     hans.endInput();

@@ -25,9 +25,7 @@ async function setup(options: Parameters<typeof startTestServer>[0] = {}): Promi
 async function client(name: string): Promise<LiveClient> {
   const c = new LiveClient(proxy.port);
   lives.push(c);
-  c.write(name);
-  c.write(PASSWORDS[name] as string);
-  await c.waitFor(`Welcome, ${name}!`);
+  await c.logIn(name, PASSWORDS[name] as string);
   // The client reports its p2p port right after the welcome.
   await until(() => server.server.state.sessions.get(name)?.p2pPort !== undefined, `${name}'s p2p port`);
   return c;

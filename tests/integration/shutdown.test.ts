@@ -67,9 +67,7 @@ describe('the server stopped by a signal', () => {
       clients.push(idle);
       const leia = new LiveClient(server.port);
       lives.push(leia);
-      leia.write('leia');
-      leia.write('$blasterpistol$');
-      await leia.waitFor('Welcome, leia!');
+      await leia.logIn('leia', '$blasterpistol$');
       await hans.presence('leia', true);
 
       // yoda receives a message and does not acknowledge it; luke is offline (stored at once).

@@ -53,9 +53,7 @@ describe('TLS', () => {
     const { port } = await serve(true);
     expect(logs.some((l) => l.includes('plain text'))).toBe(false);
     const yoda = client(port, ['--tls', '--ca', cert]);
-    yoda.write('yoda');
-    yoda.write('wise@!man');
-    await yoda.waitFor('Welcome, yoda!');
+    await yoda.logIn('yoda', 'wise@!man');
     const { code, stdout } = await runCli(['connect', String(port), '--tls', '--ca', cert], { stdin: 'hans\nfalcon*solo\nwhoelse\nmessage yoda over TLS 🔒\n' });
     expect(code).toBe(0);
     expect(stdout).toContain('1 user online now: yoda');

@@ -78,6 +78,16 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** yoda's node, and "hans" as a raw socket that has done the handshake by hand: the chat is open. */
+async function openByHand() {
+  const [yoda, rec] = node('yoda');
+  yoda.expect('hans', TOKEN);
+  const h = hello('hans', TOKEN);
+  const hans = await stranger(yoda.port, h.line);
+  await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+  return { yoda, rec, hans, channel: checkWelcome(hans.received(), h) };
+}
+
 describe('PeerNode', () => {
   test('with the token the server gave, the requester connects and both can talk (P2P-2, P2P-3)', async () => {
     const [yoda, yodaRec] = node('yoda');
@@ -263,12 +273,7 @@ describe('PeerNode', () => {
   });
 
   test('a peer that vanishes mid-chat, without a bye, is reported as disconnected (P2P-5)', async () => {
-    const [yoda, rec] = node('yoda');
-    yoda.expect('hans', TOKEN);
-    const h = hello('hans', TOKEN);
-    const hans = await stranger(yoda.port, h.line);
-    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h);
+    const { rec, hans, channel } = await openByHand();
     hans.write(`box ${channel.seal('{"t":"msg","text":"by hand"}')}\n`);
     await until(() => rec.messages.length === 1, 'message');
     expect(rec.messages).toEqual([['hans', 'by hand']]);
@@ -283,11 +288,7 @@ describe('PeerNode', () => {
     ['a second hello', () => hello('hans', TOKEN).line.slice(0, -1)],
     ['a box sealed with the wrong key', () => `box ${Channel.forPeer(tokenKey(TOKEN), Buffer.alloc(32, 1), '0'.repeat(32), '1'.repeat(32)).seal('{"t":"bye"}')}`],
   ])('after the handshake, %s closes the chat as disconnected (P2P-3)', async (_what, line) => {
-    const [yoda, rec] = node('yoda');
-    yoda.expect('hans', TOKEN);
-    const h = hello('hans', TOKEN);
-    const hans = await stranger(yoda.port, h.line);
-    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
+    const { rec, hans } = await openByHand();
     hans.write(`${line()}\n`);
     await hans.closed;
     await until(() => rec.closed.length === 1, 'close');
@@ -296,12 +297,7 @@ describe('PeerNode', () => {
   });
 
   test('a box that holds no valid payload closes the chat (P2P-3)', async () => {
-    const [yoda, rec] = node('yoda');
-    yoda.expect('hans', TOKEN);
-    const h = hello('hans', TOKEN);
-    const hans = await stranger(yoda.port, h.line);
-    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h);
+    const { rec, hans, channel } = await openByHand();
     hans.write(`box ${channel.seal('{"t":"msg","text":"ok"}')}\nbox ${channel.seal('{"t":"shout","text":"no"}')}\n`);
     await hans.closed;
     await until(() => rec.closed.length === 1, 'close');
@@ -310,12 +306,7 @@ describe('PeerNode', () => {
   });
 
   test('a message in parts longer than MAX_TEXT_CHARS characters closes the chat (P2P-3)', async () => {
-    const [yoda, rec] = node('yoda');
-    yoda.expect('hans', TOKEN);
-    const h = hello('hans', TOKEN);
-    const hans = await stranger(yoda.port, h.line);
-    await until(() => rec.opened.length === 1 && hans.received().endsWith('\n'), 'open');
-    const channel = checkWelcome(hans.received(), h);
+    const { rec, hans, channel } = await openByHand();
     const part = (text: string, more: boolean) => `box ${channel.seal(JSON.stringify(more ? { t: 'msg', text, more } : { t: 'msg', text }))}\n`;
     hans.write(part('x'.repeat(MAX_TEXT_CHARS / 2), true) + part('x'.repeat(MAX_TEXT_CHARS / 2), false));
     await until(() => rec.messages.length === 1, 'a message of exactly the limit');
