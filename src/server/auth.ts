@@ -52,9 +52,18 @@ export function makePasswordHandler(register: Registrar) {
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
       state.log(`new account ${name}`);
-    } else if (!(await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing))) {
-      recordFailure(ctx, name);
-      return;
+    } else {
+      // SEC-1: the guess takes one of the name's three strikes before it is checked, so however
+      // many arrive at once, at most three wrong ones are ever checked per lock period.
+      await reserveStrike(ctx, name);
+      let right = false;
+      try {
+        right = await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing);
+        if (!right) recordFailure(ctx, name);
+      } finally {
+        releaseStrike(state, name);
+      }
+      if (!right) return;
     }
     if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
@@ -65,6 +74,35 @@ export function makePasswordHandler(register: Registrar) {
     // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
     startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, ...budget }));
   };
+}
+
+/**
+ * Waits until a strike is free for `name`: fewer than MAX_FAILURES wrong passwords counted plus
+ * checks running. Refuses (and closes) when the name is or becomes locked meanwhile.
+ */
+async function reserveStrike(ctx: Context, name: string): Promise<void> {
+  const { state } = ctx;
+  for (;;) {
+    if (ctx.conn.closed) throw new ChatError(ErrorCode.Locked, 'closed');
+    refuseIfLocked(ctx, name);
+    let strikes = state.strikes.get(name);
+    if (!strikes) state.strikes.set(name, (strikes = { checking: 0, waiters: [] }));
+    if ((state.failures.get(name) ?? 0) + strikes.checking < MAX_FAILURES) {
+      strikes.checking++;
+      return;
+    }
+    await new Promise<void>((resolve) => strikes.waiters.push(resolve));
+  }
+}
+
+/** A check for `name` is over (its failure, if any, already counted): the guesses waiting look again. */
+function releaseStrike(state: ServerState, name: string): void {
+  const strikes = state.strikes.get(name);
+  if (!strikes) return;
+  strikes.checking--;
+  const waiters = strikes.waiters.splice(0);
+  if (strikes.checking === 0 && waiters.length === 0) state.strikes.delete(name);
+  for (const wake of waiters) wake();
 }
 
 function refuseIfOnline(ctx: Context, name: string): void {
@@ -86,6 +124,7 @@ function refuseIfLocked(ctx: Context, name: string): void {
 function recordFailure(ctx: Context, name: string): void {
   const { state } = ctx;
   const failures = (state.failures.get(name) ?? 0) + 1;
+  state.log(`failed login for ${name} from ${ctx.conn.address} (${failures} of ${MAX_FAILURES})`);
   if (failures < MAX_FAILURES) {
     state.failures.set(name, failures);
     ctx.error(ErrorCode.WrongPassword, `Wrong password (${MAX_FAILURES - failures} ${MAX_FAILURES - failures === 1 ? 'try' : 'tries'} left)`);

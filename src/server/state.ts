@@ -66,6 +66,8 @@ export class ServerState {
   readonly sessions = new Map<string, Session>();
   /** Consecutive wrong passwords per username (AUTH-4); cleared by a login or a lockout. */
   readonly failures = new Map<string, number>();
+  /** Password checks running per username, and the guesses waiting for one of its strikes (SEC-1). */
+  readonly strikes = new Map<string, { checking: number; waiters: (() => void)[] }>();
   /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
   readonly lockedUntil = new Map<string, number>();
   /** When each user now offline was last online; only since the server started (PRES-3). */
