@@ -51,7 +51,11 @@ export function makePasswordHandler(register: Registrar) {
         state.log(`registration of ${name} failed: ${String(err)}`);
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
-      state.log(`new account ${name}`);
+      // Whatever waits for an earlier holder of the name is not the newcomer's (SEC-4).
+      state.offline.flush();
+      state.store.forgetUser(name);
+      state.blocks.delete(name);
+      state.log(`new account ${name} from ${conn.address}`);
     } else {
       // SEC-1: the guess takes one of the name's three strikes before it is checked, so however
       // many arrive at once, at most three wrong ones are ever checked per lock period.

@@ -3,6 +3,7 @@
 
 import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
+import { FailureBans, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
 import { JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
@@ -29,6 +30,25 @@ export interface ServerConfig {
   readonly loginTimeoutMs: number;
   /** Commands a second per connection on average (0: no limit); bursts of five times that. */
   readonly rateLimit: number;
+  /** Connections kept for users who log in: strangers (not logged in) may hold at most maxConnections minus this (SEC-2). */
+  readonly reservedConnections: number;
+  /** With TLS: a connection must finish its handshake within this long of the TCP accept (SEC-5). */
+  readonly handshakeTimeoutMs: number;
+  /** Failed logins from one address (IPv6: its /64) in 10 minutes that ban it (0: no ban) (SEC-2). */
+  readonly maxAuthFailures: number;
+  /** The first ban's length; each ban within a day of the last lasts twice as long, up to a day. */
+  readonly banMs: number;
+  /** Password checks one address may have running or waiting at once (SEC-2, a fair share). */
+  readonly checksPerAddress: number;
+  /** New accounts per address, and in total, in `registrationWindowMs` (0: no limit) (SEC-2). */
+  readonly registrationsPerAddress: number;
+  readonly registrationsTotal: number;
+  readonly registrationWindowMs: number;
+  /** Messages and bytes (of text) that may wait for one offline user (0: no limit) (SEC-6). */
+  readonly offlineQuotaMessages: number;
+  readonly offlineQuotaBytes: number;
+  /** Stored messages sent at a login before the client must acknowledge them for more (SEC-6). */
+  readonly backlogPage: number;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'> = {
@@ -40,6 +60,17 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'>
   maxPerAddress: 100,
   loginTimeoutMs: 60_000,
   rateLimit: 20,
+  reservedConnections: 1000,
+  handshakeTimeoutMs: 10_000,
+  maxAuthFailures: 20,
+  banMs: 10 * 60_000,
+  checksPerAddress: 8,
+  registrationsPerAddress: 10,
+  registrationsTotal: 500,
+  registrationWindowMs: 3600_000,
+  offlineQuotaMessages: 1000,
+  offlineQuotaBytes: 1024 * 1024,
+  backlogPage: 200,
 };
 
 export type Logger = (line: string) => void;
@@ -70,6 +101,11 @@ export class ServerState {
   readonly strikes = new Map<string, { checking: number; waiters: (() => void)[] }>();
   /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
   readonly lockedUntil = new Map<string, number>();
+  /** Failed logins per address and the bans they led to (SEC-2). */
+  readonly bans: FailureBans;
+  /** Registrations per address and in total, in the last registrationWindowMs (SEC-2). */
+  readonly registrations: WindowCounter;
+  readonly allRegistrations: WindowCounter;
   /** When each user now offline was last online; only since the server started (PRES-3). */
   readonly lastSeen = new Map<string, number>();
   /** blocker -> the users they block (BLK-*); mirrors the store. */
@@ -101,6 +137,9 @@ export class ServerState {
     requestFlush: () => void = () => {},
   ) {
     this.startedAt = clock();
+    this.bans = new FailureBans(config.maxAuthFailures, config.banMs);
+    this.registrations = new WindowCounter(config.registrationsPerAddress, config.registrationWindowMs);
+    this.allRegistrations = new WindowCounter(config.registrationsTotal, config.registrationWindowMs);
     this.wheel = new TimerWheel(this.startedAt);
     this.offline = new OfflineQueue(store, requestFlush);
     this.presence = new PresenceQueue(requestFlush);

@@ -83,6 +83,13 @@ export class SqliteStore implements Store {
     return this.countForStmt.get(user)?.n ?? 0;
   }
 
+  forgetUser(user: string): void {
+    this.db.transaction(() => {
+      this.db.run('DELETE FROM messages WHERE recipient = ?', [user]);
+      this.db.run('DELETE FROM blocks WHERE blocker = ?', [user]);
+    })();
+  }
+
   blocks(): [string, string][] {
     return this.db.query<{ blocker: string; blocked: string }, []>('SELECT blocker, blocked FROM blocks').all().map((r) => [r.blocker, r.blocked]);
   }

@@ -23,6 +23,11 @@ export interface Store {
   messagesFor(user: string): StoredMessage[];
   /** How many messages wait for `user`. */
   countFor(user: string): number;
+  /**
+   * A new account takes `user`, a name that had none (SEC-4): what was kept for an earlier holder
+   * of the name (messages stored for it, its block list) is deleted, never handed to the newcomer.
+   */
+  forgetUser(user: string): void;
   /** Every block as [blocker, blocked]. */
   blocks(): [string, string][];
   addBlock(blocker: string, blocked: string): void;
