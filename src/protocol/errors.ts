@@ -36,6 +36,7 @@ export const ErrorCode = {
   RateLimited: 'rate-limited',
   TooManyConnections: 'too-many-connections',
   LoginTimeout: 'login-timeout',
+  Banned: 'banned',
   Busy: 'busy',
   Internal: 'internal',
 } as const;

@@ -8,7 +8,7 @@ import { MAX_LINE_BYTES } from '../protocol/limits.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { admit, release } from './admission.ts';
+import { admit, handshakeDone, release } from './admission.ts';
 import { Conn, normaliseAddress } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, loadCredentials } from './credentials.ts';
@@ -76,8 +76,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       socket: {
         open(socket) {
           socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
+          // With TLS, `open` runs at the TCP accept (there is a handshake handler): caps and deadlines start there.
+          socket.data.handshaking = tls !== undefined;
           admit(state, socket.data);
         },
+        ...(tls && {
+          handshake(socket: Socket<Conn>, success: boolean, error: Error | null) {
+            handshakeDone(state, socket.data, success, error);
+          },
+        }),
         data(socket, chunk) {
           const conn = socket.data;
           if (conn.closed) return;
@@ -141,8 +148,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
+/**
+ * TLS 1.2 suites offered: forward-secret AEAD only (Mozilla's "intermediate" list), no CBC or SHA-1
+ * MACs. TLS 1.3 suites are all AEAD and are always on.
+ */
+export const TLS_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305'].join(':');
+
 /** Reads the certificate and key, so that a missing or unreadable file is one clear error at start. */
-async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string; ciphers: string }> {
   const read = async (path: string, what: string) => {
     try {
       return await readFile(path, 'utf8');
@@ -150,5 +163,5 @@ async function readTls(files: { cert: string; key: string }): Promise<{ cert: st
       throw new Error(`cannot read the TLS ${what} ${path}: ${describe(err)}`);
     }
   };
-  return { cert: await read(files.cert, 'certificate'), key: await read(files.key, 'key') };
+  return { cert: await read(files.cert, 'certificate'), key: await read(files.key, 'key'), ciphers: TLS_CIPHERS };
 }

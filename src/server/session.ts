@@ -3,6 +3,7 @@
 import type { StoredMessage } from '../store/store.ts';
 import type { TimerId } from '../util/timer-wheel.ts';
 import type { CloseReason, Conn } from './connection.ts';
+import { loggedIn } from './admission.ts';
 import { sendBacklog, requeueUnacked } from './messaging.ts';
 import { announce } from './presence.ts';
 import { closePrivateChats } from './private.ts';
@@ -57,8 +58,7 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   state.failures.delete(user);
   conn.session = session;
   conn.pendingUser = undefined;
-  if (conn.loginTimer !== undefined) state.wheel.cancel(conn.loginTimer);
-  conn.loginTimer = undefined;
+  loggedIn(state, conn);
   welcome();
   sendBacklog(state, session);
   announce(state, user, true);

@@ -8,6 +8,7 @@ import { OfflineQueue } from './offline-queue.ts';
 import { JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
+import type { Conn } from './connection.ts';
 import type { Session } from './session.ts';
 
 export interface ServerConfig {
@@ -113,6 +114,8 @@ export class ServerState {
   /** Open connections, logged in or not, and how many come from each address. */
   connections = 0;
   readonly perAddress = new Map<string, number>();
+  /** Open connections not logged in, oldest first (the reserve for users, SEC-2). */
+  readonly strangers = new Set<Conn>();
   /** Private-chat requests waiting for an answer, by requestKey(from, to) (P2P-2). */
   readonly privateRequests = new Map<string, PrivateRequest>();
   readonly wheel: TimerWheel;

@@ -16,7 +16,7 @@ export class RawClient {
   private cursor = 0;
   private nextTag = 1;
   private readonly wakers = new Set<() => void>();
-  private socket!: Socket<undefined>;
+  private socket!: Pick<Socket<undefined>, 'write' | 'end' | 'terminate'>;
   isClosed = false;
   /** Acknowledge messages as they arrive, as the real client does; tests of acks turn it off. */
   autoAck = true;
@@ -27,14 +27,15 @@ export class RawClient {
     this.closed = new Promise((resolve) => (this.onClosed = resolve));
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /**
+   * Connects to `host:port`; with `tls`, over TLS (any certificate); with `from`, from that local
+   * address (127.0.0.2, ... stand for other hosts in tests of per-address limits).
+   */
+  static async connect(port: number, host = '127.0.0.1', options: { tls?: boolean; from?: string } = {}): Promise<RawClient> {
     const client = new RawClient();
     const splitter = new LineSplitter(1 << 26);
-    client.socket = await Bun.connect({
-      hostname: host,
-      port,
-      socket: {
-        data(_s, chunk) {
+    const handlers = {
+        data(_s: unknown, chunk: Buffer) {
           for (const line of splitter.push(chunk)) {
             if (line === INVALID_UTF8) throw new Error('the server sent invalid UTF-8');
             client.received += `${line}\n`;
@@ -51,8 +52,20 @@ export class RawClient {
           client.wakeAll();
         },
         error() {},
-      },
-    });
+    };
+    if (options.from !== undefined) {
+      client.socket = await connectFrom(port, host, options.from, handlers);
+      return client;
+    }
+    if (!options.tls) {
+      client.socket = await Bun.connect({ hostname: host, port, socket: handlers });
+      return client;
+    }
+    // Lines written before the client's handshake is done would be lost: wait for it.
+    let shaken!: () => void;
+    const handshake = new Promise<void>((resolve) => (shaken = resolve));
+    client.socket = await Bun.connect({ hostname: host, port, tls: { rejectUnauthorized: false }, socket: { ...handlers, handshake: () => shaken() } });
+    await Promise.race([handshake, client.closed]);
     return client;
   }
 
@@ -175,4 +188,22 @@ export function nextWake(wakers: Set<() => void>, ms: number): Promise<void> {
     const timer = setTimeout(wake, ms);
     wakers.add(wake);
   });
+}
+
+/** A node:net socket from a chosen local address, behind the three Socket methods RawClient uses. */
+async function connectFrom(port: number, host: string, from: string, on: { data(s: unknown, chunk: Buffer): void; close(): void }) {
+  const { connect } = await import('node:net');
+  const socket = connect({ host, port, localAddress: from });
+  socket.on('data', (chunk: Buffer) => on.data(undefined, chunk));
+  socket.on('close', () => on.close());
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return {
+    write: (data: string | Uint8Array) => (socket.write(data), typeof data === 'string' ? Buffer.byteLength(data) : data.length),
+    end: () => void socket.end(),
+    terminate: () => void socket.destroy(),
+  } as unknown as Pick<Socket<undefined>, 'write' | 'end' | 'terminate'>;
 }
