@@ -22,6 +22,7 @@ export const ErrorCode = {
   Self: 'self',
   EmptyText: 'empty-text',
   TextTooLong: 'text-too-long',
+  MailboxFull: 'mailbox-full',
   BlockedByRecipient: 'blocked',
   AlreadyBlocked: 'already-blocked',
   NotBlocked: 'not-blocked',

@@ -54,6 +54,7 @@ export function makePasswordHandler(register: Registrar) {
       // Whatever waits for an earlier holder of the name is not the newcomer's (SEC-4).
       state.offline.flush();
       state.store.forgetUser(name);
+      state.mailboxes.delete(name);
       state.blocks.delete(name);
       state.log(`new account ${name} from ${conn.address}`);
     } else {

@@ -102,6 +102,8 @@ export class ServerState {
   readonly strikes = new Map<string, { checking: number; waiters: (() => void)[] }>();
   /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
   readonly lockedUntil = new Map<string, number>();
+  /** Stored messages and their bytes per offline user, once counted (SEC-6 quota); dropped at an ack. */
+  readonly mailboxes = new Map<string, { count: number; bytes: number }>();
   /** Failed logins per address and the bans they led to (SEC-2). */
   readonly bans: FailureBans;
   /** Registrations per address and in total, in the last registrationWindowMs (SEC-2). */
