@@ -17,6 +17,7 @@ export const ErrorCode = {
   Locked: 'locked',
   AlreadyOnline: 'already-online',
   RegistrationClosed: 'registration-closed',
+  RegistrationLimit: 'registration-limit',
   // messages, blocks, presence
   NoSuchUser: 'no-such-user',
   Self: 'self',

@@ -19,9 +19,11 @@ export function login(ctx: Context, [user]: readonly string[]): void {
   const name = user as string;
   const { state, conn } = ctx;
   conn.pendingUser = undefined;
+  refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
+    refuseIfTooManyRegistrations(ctx);
     conn.pendingUser = name;
     conn.newAccount = true;
     ctx.ok('new-account', { user: name, text: `${name} is a new account: choose a password` });
@@ -38,9 +40,13 @@ export function makePasswordHandler(register: Registrar) {
     const { state, conn } = ctx;
     const name = conn.pendingUser;
     if (name === undefined) throw new ChatError(ErrorCode.NoUsername, 'Send login <user> first');
+    refuseIfBanned(ctx);
     refuseIfLocked(ctx, name);
     refuseIfOnline(ctx, name);
     if (conn.newAccount && !state.accounts.has(name)) {
+      refuseIfTooManyRegistrations(ctx);
+      state.registrations.record(conn.key, state.now());
+      state.allRegistrations.record('', state.now());
       // Claim the name now, so that a second registration of it racing this one is checked as a login.
       state.accounts.set(name, secret as string);
       try {
@@ -63,7 +69,7 @@ export function makePasswordHandler(register: Registrar) {
       await reserveStrike(ctx, name);
       let right = false;
       try {
-        right = await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing);
+        right = await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing, conn.key);
         if (!right) recordFailure(ctx, name);
       } finally {
         releaseStrike(state, name);
@@ -110,6 +116,29 @@ function releaseStrike(state: ServerState, name: string): void {
   for (const wake of waiters) wake();
 }
 
+/** SEC-2: an address with too many failed logins is banned for a while (ejabberd's mod_fail2ban). */
+function refuseIfBanned(ctx: Context): void {
+  const left = ctx.state.bans.bannedFor(ctx.conn.key, ctx.state.now());
+  if (left <= 0) return;
+  ctx.conn.close('banned', errorLine(ctx.tag, ErrorCode.Banned, `Too many failed logins from ${ctx.conn.address}; try again in ${Math.ceil(left / 1000)} s`));
+  throw new ChatError(ErrorCode.Banned, 'banned');
+}
+
+/** SEC-2: new accounts per address and in total, per window (ejabberd's registration_timeout). */
+function refuseIfTooManyRegistrations(ctx: Context): void {
+  const { state, conn } = ctx;
+  const now = state.now();
+  const mine = state.registrations.full(conn.key, now);
+  if (!mine && !state.allRegistrations.full('', now)) return;
+  const counter = mine ? state.registrations : state.allRegistrations;
+  const wait = Math.ceil(counter.waitMs(mine ? conn.key : '', now) / 60_000);
+  const hours = state.config.registrationWindowMs / 3600_000;
+  const per = hours === 1 ? 'an hour' : `${hours} hours`;
+  state.log(`refused a registration from ${conn.address}: ${mine ? `${counter.max} from ${conn.key}` : `${counter.max} in total`} in ${per}`);
+  const who = mine ? `from ${conn.address}` : 'on this server';
+  throw new ChatError(ErrorCode.RegistrationLimit, `Too many new accounts ${who} (at most ${counter.max} in ${per}); try again in ${wait} min`);
+}
+
 function refuseIfOnline(ctx: Context, name: string): void {
   if (ctx.state.sessions.has(name)) {
     ctx.conn.pendingUser = undefined;
@@ -130,6 +159,14 @@ function recordFailure(ctx: Context, name: string): void {
   const { state } = ctx;
   const failures = (state.failures.get(name) ?? 0) + 1;
   state.log(`failed login for ${name} from ${ctx.conn.address} (${failures} of ${MAX_FAILURES})`);
+  const ban = state.bans.fail(ctx.conn.key, state.now());
+  if (ban > 0) {
+    state.log(`ban ${ctx.conn.key} for ${ban / 1000} s: ${state.config.maxAuthFailures} failed logins within 10 min`);
+    if (failures < MAX_FAILURES) state.failures.set(name, failures);
+    else lock(state, name);
+    ctx.conn.close('banned', errorLine(ctx.tag, ErrorCode.Banned, `Too many failed logins from ${ctx.conn.address}; try again in ${ban / 1000} s`));
+    return;
+  }
   if (failures < MAX_FAILURES) {
     state.failures.set(name, failures);
     ctx.error(ErrorCode.WrongPassword, `Wrong password (${MAX_FAILURES - failures} ${MAX_FAILURES - failures === 1 ? 'try' : 'tries'} left)`);

@@ -5,7 +5,7 @@ import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { FailureBans, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
-import { JobQueue } from './passwords.ts';
+import { HASH_CONCURRENCY, HASH_QUEUE, JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Conn } from './connection.ts';
@@ -125,7 +125,7 @@ export class ServerState {
   /** Logins and logouts waiting to be announced (PRES-1), sent in batches. */
   readonly presence: PresenceQueue;
   /** Password hashing and verifying, a bounded number at a time. */
-  readonly hashing = new JobQueue();
+  readonly hashing: JobQueue;
   readonly ids: IdAllocator;
   readonly startedAt: number;
   /** The database's instance id (Store.instanceId), told to clients at login. */
@@ -142,6 +142,7 @@ export class ServerState {
     requestFlush: () => void = () => {},
   ) {
     this.startedAt = clock();
+    this.hashing = new JobQueue(HASH_CONCURRENCY, HASH_QUEUE, config.checksPerAddress);
     this.bans = new FailureBans(config.maxAuthFailures, config.banMs);
     this.registrations = new WindowCounter(config.registrationsPerAddress, config.registrationWindowMs);
     this.allRegistrations = new WindowCounter(config.registrationsTotal, config.registrationWindowMs);
