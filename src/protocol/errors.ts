@@ -18,6 +18,9 @@ export const ErrorCode = {
   AlreadyOnline: 'already-online',
   RegistrationClosed: 'registration-closed',
   RegistrationLimit: 'registration-limit',
+  BadUsername: 'bad-username',
+  NameTaken: 'name-taken',
+  PasswordTooShort: 'password-too-short',
   // messages, blocks, presence
   NoSuchUser: 'no-such-user',
   Self: 'self',

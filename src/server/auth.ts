@@ -1,7 +1,8 @@
 // Logging in (AUTH-*): `login <user>` then `password <password>`; registration, lockout, one session per user.
 
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
-import { BURST_SECONDS } from '../protocol/limits.ts';
+import { BURST_SECONDS, MIN_PASSWORD_CHARS } from '../protocol/limits.ts';
+import { usernameProblem } from '../protocol/usernames.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
@@ -23,6 +24,7 @@ export function login(ctx: Context, [user]: readonly string[]): void {
   refuseIfLocked(ctx, name);
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
+    refuseBadName(ctx, name);
     refuseIfTooManyRegistrations(ctx);
     conn.pendingUser = name;
     conn.newAccount = true;
@@ -44,15 +46,22 @@ export function makePasswordHandler(register: Registrar) {
     refuseIfLocked(ctx, name);
     refuseIfOnline(ctx, name);
     if (conn.newAccount && !state.accounts.has(name)) {
+      if ([...(secret as string)].length < MIN_PASSWORD_CHARS) {
+        throw new ChatError(ErrorCode.PasswordTooShort, `A new account's password needs at least ${MIN_PASSWORD_CHARS} characters; send a longer one`);
+      }
+      // Checked again: a similar name may have registered since `login`.
+      refuseBadName(ctx, name);
       refuseIfTooManyRegistrations(ctx);
       state.registrations.record(conn.key, state.now());
       state.allRegistrations.record('', state.now());
       // Claim the name now, so that a second registration of it racing this one is checked as a login.
       state.accounts.set(name, secret as string);
+      state.indexName(name);
       try {
         state.accounts.set(name, await register(name, secret as string));
       } catch (err) {
         state.accounts.delete(name);
+        state.unindexName(name);
         if (err instanceof ChatError) throw err;
         state.log(`registration of ${name} failed: ${String(err)}`);
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
@@ -114,6 +123,14 @@ function releaseStrike(state: ServerState, name: string): void {
   const waiters = strikes.waiters.splice(0);
   if (strikes.checking === 0 && waiters.length === 0) state.strikes.delete(name);
   for (const wake of waiters) wake();
+}
+
+/** SEC-3: a new name must be from the safe set and must not pass for an existing one. */
+function refuseBadName(ctx: Context, name: string): void {
+  const problem = usernameProblem(name);
+  if (problem) throw new ChatError(ErrorCode.BadUsername, `That username cannot be registered: ${problem}`);
+  const other = ctx.state.similarName(name);
+  if (other !== undefined) throw new ChatError(ErrorCode.NameTaken, `That username is too much like the existing ${JSON.stringify(other)} (by case or look-alike letters); choose another`);
 }
 
 /** SEC-2: an address with too many failed logins is banned for a while (ejabberd's mod_fail2ban). */

@@ -1,6 +1,7 @@
 // All server state in one place. Handlers reach it through their context, never through globals,
 // so every test builds its own. Nothing here knows about sockets.
 
+import { nameKeys } from '../protocol/usernames.ts';
 import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { FailureBans, WindowCounter } from './address-limits.ts';
@@ -102,6 +103,8 @@ export class ServerState {
   readonly strikes = new Map<string, { checking: number; waiters: (() => void)[] }>();
   /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
   readonly lockedUntil = new Map<string, number>();
+  /** nameKeys() of every account -> its name: a new name may not share a key (SEC-3, case and look-alikes). */
+  readonly nameIndex = new Map<string, string>();
   /** Stored messages and their bytes per offline user, once counted (SEC-6 quota); dropped at an ack. */
   readonly mailboxes = new Map<string, { count: number; bytes: number }>();
   /** Failed logins per address and the bans they led to (SEC-2). */
@@ -152,6 +155,25 @@ export class ServerState {
     this.ids = new IdAllocator(store);
     this.instance = store.instanceId();
     for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
+    for (const name of accounts.keys()) this.indexName(name);
+  }
+
+  /** Records `name`'s keys (the first holder of a key keeps it). */
+  indexName(name: string): void {
+    for (const key of nameKeys(name)) if (!this.nameIndex.has(key)) this.nameIndex.set(key, name);
+  }
+
+  unindexName(name: string): void {
+    for (const key of nameKeys(name)) if (this.nameIndex.get(key) === name) this.nameIndex.delete(key);
+  }
+
+  /** An existing name that `name` would be taken for (by case or look-alike letters), if any. */
+  similarName(name: string): string | undefined {
+    for (const key of nameKeys(name)) {
+      const other = this.nameIndex.get(key);
+      if (other !== undefined && other !== name) return other;
+    }
+    return undefined;
   }
 
   now(): number {

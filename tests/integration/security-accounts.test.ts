@@ -70,3 +70,62 @@ describe('SEC-4 a stored message goes only to the account it was sent to', () =>
     }
   });
 });
+
+describe('SEC-3 new usernames come from a safe set', () => {
+  async function tryRegister(port: number, name: string): Promise<{ code: string; text: string }> {
+    const c = track(await RawClient.connect(port));
+    const reply = await c.request(`login ${name}`);
+    return { code: String(reply.code), text: String(reply.text) };
+  }
+
+  test('look-alike, invisible, bidi, fullwidth and path-like names are refused with a reason; nothing is written', async () => {
+    const { port, credentialsPath } = await start();
+    const before = readFileSync(credentialsPath, 'utf8');
+    const cases: [string, string][] = [
+      ['h\u0430ns', 'mixes scripts'],
+      ['hans\u200b', 'invisible'],
+      ['\u200b\u200b', 'invisible'],
+      ['\u3164\u3164', 'invisible'],
+      ['\uff28\uff21\uff2e\uff33', 'compatibility characters'],
+      ['\u202eleia', 'bidi'],
+      ['../../etc/passwd', 'letters, digits'],
+      ['ju\u0308rgen', 'NFC'],
+      ['\u0430\u0441\u0435', 'looks like a Latin one'],
+      ['x', 'at least 2 characters'],
+    ];
+    for (const [name, reason] of cases) {
+      const { code, text } = await tryRegister(port, name);
+      expect({ name, code }).toEqual({ name, code: 'bad-username' });
+      expect(text).toContain(reason);
+    }
+    expect(readFileSync(credentialsPath, 'utf8')).toBe(before);
+  });
+
+  test('a name that differs from an existing one only by case or look-alike letters is refused; logins stay case-sensitive', async () => {
+    const { port } = await start();
+    for (const name of ['Hans', 'HANS', 'y0da', 'Ieia', 'Iuke', 'vadеr']) {
+      const { code } = await tryRegister(port, name);
+      expect({ name, code }).toEqual({ name, code: name === 'vadеr' ? 'bad-username' : 'name-taken' });
+    }
+    expect((await tryRegister(port, 'Hans')).text).toContain('too much like the existing "hans"');
+    // Real new names are fine: other scripts, CJK with Latin, digits.
+    for (const name of ['jürgen', 'Дмитрий', '山田taro', 'r2d2']) expect((await tryRegister(port, name)).code).toBe('new-account');
+  });
+
+  test('a new password needs MIN_PASSWORD_CHARS; the connection may try a longer one', async () => {
+    const { port } = await start();
+    const c = track(await RawClient.connect(port));
+    await c.request('login padme');
+    expect(await c.request('password short')).toMatchObject({ type: 'error', code: 'password-too-short' });
+    expect(await c.request('password long-enough')).toMatchObject({ code: 'welcome' });
+  });
+
+  test('existing accounts in the file keep working whatever they look like', async () => {
+    const credentials = 'x shortpw\n\uff28\uff21\uff2e\uff33 fullwidth\nHans upper\nhans lower\n';
+    const { port } = await start({ credentials, register: false });
+    for (const [name, password] of [['x', 'shortpw'], ['\uff28\uff21\uff2e\uff33', 'fullwidth'], ['Hans', 'upper'], ['hans', 'lower']] as const) {
+      const c = track(await RawClient.connect(port));
+      await c.login(name, password);
+    }
+  });
+});
