@@ -123,3 +123,24 @@ describe('SEC-2 registrations per address and in total', () => {
     expect(await register(port, '127.0.0.2', 'dora')).toBe('welcome');
   });
 });
+
+describe('SEC-2 a reserve for users when strangers fill the server', () => {
+  test('20 idle connections on a server of 20: the oldest strangers make room, and a user with an account logs in', async () => {
+    const log: string[] = [];
+    const { port, server } = await start({ log: (l) => log.push(l), config: { maxConnections: 20, maxPerAddress: 0, reservedConnections: 2 } });
+    const strangers: RawClient[] = [];
+    for (let i = 0; i < 20; i++) strangers.push(await connect(port, '127.0.0.2'));
+    // Strangers hold at most 20 - 2; the two oldest were told why and closed.
+    for (const c of strangers.slice(0, 2)) {
+      expect(await c.event('bye', { code: 'evicted' })).toBeTruthy();
+      await c.waitClosed();
+    }
+    expect(server.state.strangers.size).toBe(18);
+    expect(log.filter((l) => l.startsWith('closed the oldest connection not logged in'))).toHaveLength(2);
+    const hans = await connect(port, '127.0.0.3');
+    await hans.login('hans', 'falcon*solo');
+    const yoda = await connect(port, '127.0.0.3');
+    await yoda.login('yoda', 'wise@!man');
+    expect(server.state.connections).toBeLessThanOrEqual(20);
+  });
+});
