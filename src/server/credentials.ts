@@ -217,3 +217,10 @@ export async function hashCredentialsFile(path: string, hash: (password: string)
 export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+/** SEC-7: a line for the log when a file holding secrets can be read by others than its owner. */
+export async function exposureWarning(path: string, what: string): Promise<string | undefined> {
+  const mode = (await stat(path).catch(() => undefined))?.mode;
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  return `${what} ${path} can be read by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`;
+}

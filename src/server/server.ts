@@ -11,7 +11,7 @@ import type { Store } from '../store/store.ts';
 import { admit, handshakeDone, release } from './admission.ts';
 import { Conn, normaliseAddress } from './connection.ts';
 import { readFile } from 'node:fs/promises';
-import { CredentialsAppender, describe, loadCredentials } from './credentials.ts';
+import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
 import { handleLine, makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
@@ -46,11 +46,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? (() => {});
   const credentials = await loadCredentials(options.credentials);
   for (const problem of credentials.problems) log(problem);
+  if (!credentials.existed) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
   let store: Store;
   try {
     store = new SqliteStore(options.db);
   } catch (err) {
     throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
+  }
+  for (const [path, what] of [[options.credentials, 'the credentials file'], [options.db, 'the database']] as const) {
+    const warning = await exposureWarning(path, what);
+    if (warning) log(warning);
   }
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
   const flusher = new TurnFlusher();
@@ -146,6 +151,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return stopping;
     },
   };
+}
+
+/** The one loud line for a credentials file that is not there (a typo in --credentials, most often). */
+function missingCredentials(path: string, register: boolean): string {
+  const then = register ? 'anyone can register, and the file will be created at the first registration' : 'with --no-register nobody can log in';
+  return `WARNING: credentials file ${path} does not exist: starting with 0 accounts; ${then}`;
 }
 
 /**

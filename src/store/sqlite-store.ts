@@ -2,6 +2,7 @@
 // so a crash (even kill -9) leaves either all of a commit or none of it.
 
 import { Database, type Statement } from 'bun:sqlite';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import type { Ack, Store, StoredMessage } from './store.ts';
 
 /** Schema changes, in order. The database's user_version says how many have been applied. */
@@ -43,6 +44,8 @@ export class SqliteStore implements Store {
 
   /** Opens (creating and migrating if needed) the database at `path`; `:memory:` for none. */
   constructor(path: string) {
+    // SEC-7: made readable by its owner only; SQLite gives the -wal and -shm files the same mode.
+    if (path !== ':memory:' && path !== '' && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path, { create: true, strict: true });
     this.db.run('PRAGMA journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can lose the last ones.
