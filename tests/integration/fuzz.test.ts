@@ -18,7 +18,8 @@ import { MAX_LINE_BYTES, MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
 import { isBlank, parseRequest, tagOf } from '../../src/protocol/request.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { as, nextWake, RawClient, type Line } from '../helpers/raw-client.ts';
-import { startTestServer } from '../helpers/test-server.ts';
+import { join } from 'node:path';
+import { startTestServer, tempDir } from '../helpers/test-server.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 7_007);
 console.log(`fuzz: FC_SEED=${SEED}`);
@@ -43,21 +44,28 @@ class Hostile {
   private readonly wakers = new Set<() => void>();
   private socket!: Socket<undefined>;
 
-  static async connect(port: number): Promise<Hostile> {
+  static async connect(port: number, tls = false): Promise<Hostile> {
     const h = new Hostile();
+    let shaken!: () => void;
+    const handshake = new Promise<void>((resolve) => (shaken = resolve));
     h.socket = await Bun.connect({
       hostname: '127.0.0.1',
       port,
+      tls: tls ? { rejectUnauthorized: false } : undefined,
       socket: {
         data: (_s, chunk) => h.onData(chunk),
         close: () => {
           h.closed = true;
           if (h.pending.length > 0) h.bad.push(`closed mid-line: ${h.pending.toString('utf8').slice(0, 200)}`);
           h.wake();
+          shaken();
         },
         error: () => {},
+        handshake: () => shaken(),
       },
     });
+    // Over TLS, what is written before the client's handshake is done would be lost.
+    if (tls) await handshake;
     return h;
   }
 
@@ -277,17 +285,21 @@ function expectedTags(stream: Uint8Array): { required: Set<string>; allowed: Set
 // ---- the server, the bystanders, and the checks ----------------------------------------------
 
 let server: RunningServer;
+/** Set by serve(): the hostiles and bystanders speak TLS. */
+let overTls = false;
 const log: string[] = [];
 const crashes: unknown[] = [];
 const onRejection = (reason: unknown) => crashes.push(reason);
 const onException = (err: unknown) => crashes.push(err);
 
-async function serve(rateLimit: number): Promise<void> {
+async function serve(rateLimit: number, tls?: { cert: string; key: string }): Promise<void> {
   log.length = 0;
   crashes.length = 0;
+  overTls = tls !== undefined;
   const base = await startTestServer();
   await base.stop();
   server = await startServer({
+    tls,
     port: 0,
     host: '127.0.0.1',
     blockDurationMs: 60_000,
@@ -376,7 +388,7 @@ const LOGINS: [string, string][] = [
 /** One property run: the hostile scripts, run at once against the live server while the bystanders chat. */
 async function runScripts(scripts: Script[], bystanders: Bystanders, exchanges: number): Promise<void> {
   const { state } = server;
-  const hostiles = await Promise.all(scripts.map(() => Hostile.connect(server.port)));
+  const hostiles = await Promise.all(scripts.map(() => Hostile.connect(server.port, overTls)));
   const streams: number[][] = scripts.map(() => []);
   const sent = (i: number, bytes: Uint8Array) => {
     (hostiles[i] as Hostile).write(bytes);
@@ -439,6 +451,14 @@ function checkServerHealthy(): void {
   expect(log.filter((l) => /error in a handler|connection error/.test(l))).toEqual([]);
 }
 
+/** A bystander, over TLS when the server speaks it. */
+async function bystander(name: 'yoda' | 'leia'): Promise<RawClient> {
+  if (!overTls) return as(server.port, name);
+  const c = await RawClient.connect(server.port, '127.0.0.1', { tls: true });
+  await c.login(name, name === 'yoda' ? 'wise@!man' : '$blasterpistol$');
+  return c;
+}
+
 describe('fuzzing a live server (PROTO-3)', () => {
   test('no rate limit: random hostile sequences reach the parser; the bystanders are served throughout', async () => {
     await serve(0);
@@ -486,6 +506,68 @@ describe('fuzzing a live server (PROTO-3)', () => {
     expect(leia.seen((l) => l.code === 'rate-limited')).toEqual([]);
     bystanders.check();
     checkServerHealthy();
+    yoda.kill();
+    leia.kill();
+  }, 30_000);
+});
+
+describe('fuzzing a live TLS server (PROTO-3, SEC-5)', () => {
+  let tls: { cert: string; key: string };
+  beforeAll(() => {
+    const dir = tempDir();
+    const made = Bun.spawnSync(['bash', join(import.meta.dir, '../../scripts/make-cert.sh'), dir]);
+    if (!made.success) throw new Error(`scripts/make-cert.sh failed (is openssl installed?): ${made.stderr.toString()}`);
+    tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  });
+
+  test('hostile TLS clients run random sequences; the TLS bystanders are served throughout', async () => {
+    await serve(0, tls);
+    const yoda = await bystander('yoda');
+    const leia = await bystander('leia');
+    const bystanders = new Bystanders(yoda, leia);
+    await fc.assert(
+      fc.asyncProperty(fc.array(script, { minLength: 1, maxLength: 4 }), async (scripts) => {
+        await runScripts(scripts, bystanders, 2);
+        checkServerHealthy();
+        expect(bystanders.failures).toEqual([]);
+      }),
+      { seed: SEED + 2, numRuns: 40, endOnFailure: true },
+    );
+    expect(bystanders.exchanges).toBe(80);
+    bystanders.check();
+    checkServerHealthy();
+    yoda.kill();
+    leia.kill();
+  }, 30_000);
+
+  test('random bytes where a TLS handshake should be: no crash, nothing leaked, the bystanders are served', async () => {
+    await serve(0, tls);
+    const yoda = await bystander('yoda');
+    const leia = await bystander('leia');
+    const bystanders = new Bystanders(yoda, leia);
+    // Random bytes, sometimes after a real TLS record header (a ClientHello that goes wrong).
+    const garbage = fc.tuple(fc.boolean(), fc.uint8Array({ minLength: 0, maxLength: 600 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(garbage, { minLength: 1, maxLength: 6 }), async (sends) => {
+        const raws = await Promise.all(sends.map(() => Hostile.connect(server.port)));
+        for (const [i, [header, bytes]] of sends.entries()) {
+          const h = raws[i] as Hostile;
+          h.write(header ? Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, ...bytes]) : bytes);
+        }
+        await bystanders.exchange(1);
+        for (const h of raws) {
+          // Nothing readable ever comes back before a handshake.
+          expect(h.lines).toEqual([]);
+          h.kill();
+        }
+        await until(() => server.state.connections === 2, 'only the bystanders are connected');
+        checkServerHealthy();
+        expect(bystanders.failures).toEqual([]);
+      }),
+      { seed: SEED + 3, numRuns: 40, endOnFailure: true },
+    );
+    expect(server.state.strangers.size).toBe(0);
+    bystanders.check();
     yoda.kill();
     leia.kill();
   }, 30_000);
