@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient } from '../helpers/raw-client.ts';
+import { ServerProcess } from '../helpers/server-process.ts';
 import { SAMPLE_CREDENTIALS, tempDir, useServer } from '../helpers/test-server.ts';
 
 const { start, track } = useServer();
@@ -45,5 +46,20 @@ describe('AUTH-1 a byte-order mark at the start of the credentials file', () => 
     const { port } = await start({ credentials: `\ufeff${SAMPLE_CREDENTIALS}`, register: false });
     const c = track(await RawClient.connect(port));
     await c.login('hans', 'falcon*solo');
+  });
+});
+
+describe('chat serve --credentials with a file that is not there (issue 11)', () => {
+  test('says so in one loud line on stderr, and still starts', async () => {
+    const server = await ServerProcess.start(['--credentials', join(tempDir(), 'nonexistent.txt'), '--db', ':memory:']);
+    // The log's listening line comes after the signal handlers are in place.
+    for (let waited = 0; !server.stderr.includes('listening on') && waited < 5000; waited += 5) await Bun.sleep(5);
+    server.signal('SIGTERM');
+    const { code, stderr } = await server.stopped();
+    expect(code).toBe(0);
+    const lines = stderr.split('\n').filter((l) => l.includes('nonexistent.txt'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('WARNING: credentials file');
+    expect(lines[0]).toContain('does not exist: starting with 0 accounts');
   });
 });
