@@ -117,22 +117,32 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, waitMs
       await file.close();
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A directory we may not write to: nobody can write a rewrite beside the file either.
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return fn();
+      if (code !== 'EEXIST') throw err;
     }
     const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-    if (owner > 0 && !alive(owner)) {
+    // Our own pid on a lock this process does not hold is a leftover (in a container the server
+    // is pid 1 at every start).
+    if (owner > 0 && (owner === process.pid ? !held.has(lock) : !alive(owner))) {
       await unlink(lock).catch(() => {});
       continue;
     }
     if (Date.now() > deadline) throw new Error(`${path} is locked by process ${owner || '?'} (${lock})`);
     await Bun.sleep(10);
   }
+  held.add(lock);
   try {
     return await fn();
   } finally {
+    held.delete(lock);
     await unlink(lock).catch(() => {});
   }
 }
+
+/** Lock files this process holds now. */
+const held = new Set<string>();
 
 function alive(pid: number): boolean {
   try {
