@@ -100,3 +100,25 @@ export class FailureBans {
 }
 
 const DAY_MS = 24 * 3600_000;
+
+/**
+ * One log line per key per `everyMs` for events that come in floods (refused connections): the
+ * first is said, the rest are counted and the count goes with the next line said.
+ */
+export class LogThrottle {
+  private readonly seen = new Map<string, { at: number; more: number }>();
+
+  constructor(readonly everyMs = 60_000) {}
+
+  /** The line to log for this event (with how many were held back since the last), or undefined. */
+  line(key: string, now: number, text: string): string | undefined {
+    const last = this.seen.get(key);
+    if (last && now - last.at < this.everyMs) {
+      last.more++;
+      return undefined;
+    }
+    if (this.seen.size > 10_000) for (const [k, v] of this.seen) if (now - v.at >= this.everyMs) this.seen.delete(k);
+    this.seen.set(key, { at: now, more: 0 });
+    return last && last.more > 0 ? `${text} (and ${last.more} more like it in the last ${Math.round((now - last.at) / 1000)} s)` : text;
+  }
+}

@@ -14,7 +14,7 @@ export function admit(state: ServerState, conn: Conn): boolean {
   const { maxConnections, maxPerAddress, loginTimeoutMs, rateLimit } = state.config;
   const banned = state.bans.bannedFor(conn.key, state.now());
   if (banned > 0) {
-    state.log(`refused a connection from ${conn.address}: banned for ${Math.ceil(banned / 1000)} s more after too many failed logins`);
+    logThrottled(state, `banned ${conn.key}`, `refused a connection from ${conn.address}: banned for ${Math.ceil(banned / 1000)} s more after too many failed logins`);
     conn.refuse('banned', errorLine(undefined, ErrorCode.Banned, `Too many failed logins from ${conn.address}; try again in ${Math.ceil(banned / 1000)} s`));
     return false;
   }
@@ -22,7 +22,7 @@ export function admit(state: ServerState, conn: Conn): boolean {
   const full = maxConnections > 0 && state.connections >= maxConnections;
   if (full || (maxPerAddress > 0 && fromAddress >= maxPerAddress)) {
     const text = full ? 'The server is full; try again later' : `Too many connections from ${conn.address}; close some and try again`;
-    state.log(`refused a connection from ${conn.address}: ${full ? `the server is full (${maxConnections})` : `${maxPerAddress} open from ${conn.key}`}`);
+    logThrottled(state, full ? 'full' : `cap ${conn.key}`, `refused a connection from ${conn.address}: ${full ? `the server is full (${maxConnections})` : `${maxPerAddress} open from ${conn.key}`}`);
     conn.refuse('too-many-connections', errorLine(undefined, ErrorCode.TooManyConnections, text));
     return false;
   }
@@ -41,7 +41,7 @@ export function admit(state: ServerState, conn: Conn): boolean {
     const { handshakeTimeoutMs } = state.config;
     conn.handshakeTimer = state.wheel.schedule(handshakeTimeoutMs, () => {
       if (!conn.handshaking || conn.closed) return;
-      state.log(`TLS handshake from ${conn.address} not finished within ${handshakeTimeoutMs / 1000} s; closing`);
+      logThrottled(state, `handshake ${conn.key}`, `TLS handshake from ${conn.address} not finished within ${handshakeTimeoutMs / 1000} s; closing`);
       conn.abort('handshake-timeout');
     });
   }
@@ -49,12 +49,18 @@ export function admit(state: ServerState, conn: Conn): boolean {
   return true;
 }
 
+/** Events that come in floods: one line per kind and address a minute, with a count of the rest. */
+function logThrottled(state: ServerState, key: string, text: string): void {
+  const line = state.logThrottle.line(key, state.now(), text);
+  if (line !== undefined) state.log(line);
+}
+
 /** The TLS handshake ended: a failure is logged and the connection closed; success lets output flow. */
 export function handshakeDone(state: ServerState, conn: Conn, success: boolean, error: Error | null): void {
   if (conn.handshakeTimer !== undefined) state.wheel.cancel(conn.handshakeTimer);
   conn.handshakeTimer = undefined;
   if (!success) {
-    if (!conn.closed) state.log(`TLS handshake from ${conn.address} failed: ${error?.message ?? 'unknown error'}`);
+    if (!conn.closed) logThrottled(state, `tls-failed ${conn.key}`, `TLS handshake from ${conn.address} failed: ${error?.message ?? 'unknown error'}`);
     conn.abort('tls-failed');
     return;
   }
@@ -74,7 +80,7 @@ function makeRoomForStrangers(state: ServerState): void {
   const [oldest] = state.strangers;
   if (!oldest) return;
   state.strangers.delete(oldest);
-  state.log(`closed the oldest connection not logged in (from ${oldest.address}): ${state.strangers.size + 1} strangers fill the room left for users`);
+  logThrottled(state, 'evicted', `closed the oldest connection not logged in (from ${oldest.address}): ${state.strangers.size + 1} strangers fill the room left for users`);
   oldest.refuse('evicted', encodeLine({ type: 'bye', code: 'evicted', text: 'The server is busy with connections that have not logged in; yours was the oldest. Try again' }));
 }
 
@@ -117,7 +123,7 @@ export function withinBudget(state: ServerState, conn: Conn, tag: string | undef
     conn.close('flood', errorLine(tag, ErrorCode.RateLimited, 'Far too many commands; closing the connection'));
     return false;
   }
-  if (!conn.rateLimitLogged) state.log(`rate limit: refusing commands from ${who}`);
+  if (!conn.rateLimitLogged) logThrottled(state, `rate ${conn.key}`, `rate limit: refusing commands from ${who}`);
   conn.rateLimitLogged = true;
   const retryAfterMs = conn.limiter.waitMs(state.now());
   conn.send(errorLine(tag, ErrorCode.RateLimited, `Too many commands: at most ${state.config.rateLimit} a second. Try again in ${Math.ceil(retryAfterMs / 100) / 10} s`, { retryAfterMs }));

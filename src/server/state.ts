@@ -4,7 +4,7 @@
 import { nameKeys } from '../protocol/usernames.ts';
 import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
-import { FailureBans, WindowCounter } from './address-limits.ts';
+import { FailureBans, LogThrottle, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
 import { HASH_CONCURRENCY, HASH_QUEUE, JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
@@ -109,6 +109,8 @@ export class ServerState {
   readonly mailboxes = new Map<string, { count: number; bytes: number }>();
   /** Failed logins per address and the bans they led to (SEC-2). */
   readonly bans: FailureBans;
+  /** Log lines of events that come in floods (refused connections, deadlines), one a minute per kind and address. */
+  readonly logThrottle = new LogThrottle();
   /** Registrations per address and in total, in the last registrationWindowMs (SEC-2). */
   readonly registrations: WindowCounter;
   readonly allRegistrations: WindowCounter;

@@ -136,7 +136,8 @@ describe('SEC-2 a reserve for users when strangers fill the server', () => {
       await c.waitClosed();
     }
     expect(server.state.strangers.size).toBe(18);
-    expect(log.filter((l) => l.startsWith('closed the oldest connection not logged in'))).toHaveLength(2);
+    // One log line a minute for these, however many.
+    expect(log.filter((l) => l.startsWith('closed the oldest connection not logged in'))).toHaveLength(1);
     const hans = await connect(port, '127.0.0.3');
     await hans.login('hans', 'falcon*solo');
     const yoda = await connect(port, '127.0.0.3');

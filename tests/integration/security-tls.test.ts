@@ -38,7 +38,8 @@ describe('SEC-5 caps and deadlines from the TCP accept, before the TLS handshake
     expect(log.some((l) => l.includes('refused a connection from 127.0.0.1'))).toBe(true);
     clock.advance(5_000);
     for (const c of silent) await c.waitClosed();
-    expect(log.filter((l) => l.includes('TLS handshake from 127.0.0.1 not finished within 5 s'))).toHaveLength(3);
+    // One line for the three: a flood of them must not flood the log (LogThrottle).
+    expect(log.filter((l) => l.includes('TLS handshake from 127.0.0.1 not finished within 5 s'))).toHaveLength(1);
     // Room again: a TLS client logs in.
     const hans = track(await RawClient.connect(port, '127.0.0.1', { tls: true }));
     await hans.login('hans', 'falcon*solo');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { addressKey, FailureBans, WindowCounter } from '../../src/server/address-limits.ts';
+import { addressKey, FailureBans, LogThrottle, WindowCounter } from '../../src/server/address-limits.ts';
 
 describe('addressKey (SEC-2: IPv6 grouped by /64)', () => {
   test('IPv4 as it is; every IPv6 address of one /64 under one key; other /64s apart', () => {
@@ -38,5 +38,17 @@ describe('FailureBans (mod_fail2ban, growing)', () => {
     const day = 24 * 3600_000;
     for (let i = 0; i < 2; i++) bans.fail('a', 70_000 + day + 1);
     expect(bans.fail('a', 70_000 + day + 1)).toBe(60_000);
+  });
+});
+
+describe('LogThrottle', () => {
+  test('one line per key per period; the next line says how many were held back', () => {
+    const t = new LogThrottle(60_000);
+    expect(t.line('a', 0, 'refused a')).toBe('refused a');
+    expect(t.line('a', 1000, 'refused a')).toBeUndefined();
+    expect(t.line('a', 2000, 'refused a')).toBeUndefined();
+    expect(t.line('b', 2000, 'refused b')).toBe('refused b');
+    expect(t.line('a', 60_000, 'refused a')).toBe('refused a (and 2 more like it in the last 60 s)');
+    expect(t.line('a', 130_000, 'refused a')).toBe('refused a');
   });
 });
