@@ -101,6 +101,11 @@ export class RedisEngine {
     return this.proc?.pid;
   }
 
+  /** Whether the process is up (not killed, not exited). */
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
   /** Starts it (again) on the same port, empty. */
   async restart(): Promise<void> {
     await killAndWait(this.proc, 'SIGKILL');

@@ -1,0 +1,34 @@
+import { test } from 'bun:test';
+import { RedisClient } from 'bun';
+import { RedisEngine } from '/work/wt/issue12/tests/helpers/engines.ts';
+test('x', async () => {
+  const r = await RedisEngine.start();
+  const c = new RedisClient(r.url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: 1000 });
+  c.onclose = (e) => console.log('onclose', e?.message);
+  c.onconnect = () => console.log('onconnect');
+  await c.connect();
+  console.log(await c.send('PING', []));
+  await r.kill();
+  await Bun.sleep(20);
+  console.log('connected?', c.connected);
+  let t = performance.now();
+  console.log(await c.send('PING', []).catch((e) => 'rej ' + e.code + ' ' + e.message), performance.now() - t);
+  t = performance.now();
+  console.log(await c.connect().then(() => 'connected', (e) => 'rej ' + e.code + ' ' + e.message), performance.now() - t);
+  console.log(await c.connect().then(() => 'connected', (e) => 'rej ' + e.code + ' ' + e.message), performance.now() - t);
+  await r.restart();
+  t = performance.now();
+  console.log(await c.connect().then(() => 'connected', (e) => 'rej ' + e.code + ' ' + e.message), performance.now() - t);
+  console.log(await c.send('PING', []).catch((e) => 'rej ' + e.code + ' ' + e.message), performance.now() - t);
+  r.pause();
+  t = performance.now();
+  const p = c.send('PING', []).catch((e) => 'rej ' + e.code + ' ' + e.message);
+  console.log(await Promise.race([p, Bun.sleep(500).then(() => 'pending')]));
+  r.resume();
+  console.log(await p, performance.now() - t);
+  // close & reconnect same object
+  c.close();
+  console.log(await c.connect().then(() => 'connected', (e) => 'rej ' + e.code + ' ' + e.message));
+  console.log(await c.send('PING', []).catch((e) => 'rej ' + e.code + ' ' + e.message));
+  await r.stop();
+}, 20000);
