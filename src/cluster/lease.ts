@@ -8,17 +8,22 @@
 import type { Keys } from './keys.ts';
 import { RedisUnavailableError, Script, type RedisLink } from './redis-link.ts';
 
+/** Reads the generation, making one (and starting to settle) when Redis has none: it is new or was reset. */
+const GENERATION = `
+local function generation(key, settling, fresh, px)
+  local g = redis.call('GET', key)
+  if g then return g end
+  redis.call('SET', key, fresh)
+  redis.call('SET', settling, '1', 'PX', px)
+  return fresh
+end`;
+
 /**
  * KEYS: lease, generation, settling. ARGV: token, lease ms, a fresh generation value.
  * Returns {status, generation}: 1 held (refreshed), 0 missing, -1 held by another epoch.
  */
-const REFRESH = new Script(`
-local generation = redis.call('GET', KEYS[2])
-if not generation then
-  generation = ARGV[3]
-  redis.call('SET', KEYS[2], generation)
-  redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
-end
+const REFRESH = new Script(`${GENERATION}
+local generation = generation(KEYS[2], KEYS[3], ARGV[3], ARGV[2])
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -27,13 +32,17 @@ end
 if not v then return {0, generation} end
 return {-1, generation}`);
 
-/** KEYS: lease, owners. ARGV: token, lease ms, owner, now. 1 when taken, 0 when another epoch holds it. */
-const ACQUIRE = new Script(`
+/**
+ * KEYS: lease, owners, generation, settling. ARGV: token, lease ms, owner, now, a fresh generation value.
+ * {1, generation} when taken, {0, generation} when another epoch holds it.
+ */
+const ACQUIRE = new Script(`${GENERATION}
+local generation = generation(KEYS[3], KEYS[4], ARGV[5], ARGV[2])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-  return 1
+  return {1, generation}
 end
-return 0`);
+return {0, generation}`);
 
 export type LeaseStatus = 'starting' | 'held' | 'lost';
 
@@ -169,13 +178,15 @@ export class NodeLease {
   }
 
   private async take(now: number): Promise<boolean> {
-    const taken = await this.link.eval<number>(ACQUIRE, [this.keys.lease(this.node), this.keys.owners], [this.token, this.leaseMs, this.owner, now]);
+    const [taken, generation] = await this.link.eval<[number, string]>(
+      ACQUIRE,
+      [this.keys.lease(this.node), this.keys.owners, this.keys.generation, this.keys.settling],
+      [this.token, this.leaseMs, this.owner, now, crypto.randomUUID()],
+    );
+    this.generation = generation;
     if (taken !== 1) return false;
     this.state = 'held';
     this.confirmedAt = now;
-    if (this.generation === undefined) {
-      this.generation = (await this.link.call<string | null>('GET', [this.keys.generation])) ?? undefined;
-    }
     return true;
   }
 

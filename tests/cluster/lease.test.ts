@@ -58,10 +58,10 @@ describe.skipIf(skip)('NodeLease', () => {
 
   test('a second process with the same node name waits until the first one’s lease is gone', async () => {
     fresh();
-    const first = lease('n1');
-    const second = lease('n1');
+    const first = lease('n1', { leaseMs: 3000 });
+    const second = lease('n1', { leaseMs: 3000 });
     const logs: string[] = [];
-    const third = lease('n1', { onLog: (line) => logs.push(line) });
+    const third = lease('n1', { leaseMs: 3000, onLog: (line) => logs.push(line) });
     await first.tick();
     await third.tick();
     expect(third.status).toBe('starting');
