@@ -5,7 +5,7 @@ import { RedisLink } from '../../src/cluster/redis-link.ts';
 import { RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const skip = skipUnless(import.meta.file, redisMissing());
+const skip = skipUnless(import.meta.path, redisMissing());
 
 describe.skipIf(skip)('NodeLease', () => {
   let redis: RedisEngine;

@@ -4,7 +4,7 @@ import { redisMissing, skipUnless } from '../helpers/engines.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { useRedis } from './cluster-fixture.ts';
 
-const skip = skipUnless(import.meta.file, redisMissing());
+const skip = skipUnless(import.meta.path, redisMissing());
 const r = useRedis(skip);
 
 /** One lockout per node, each on a link of its own. */

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import { RedisLink, RedisUnavailableError, Script } from '../../src/cluster/redis-link.ts';
 import { RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 
-const skip = skipUnless(import.meta.file, redisMissing());
+const skip = skipUnless(import.meta.path, redisMissing());
 
 describe.skipIf(skip)('RedisLink', () => {
   let redis: RedisEngine;

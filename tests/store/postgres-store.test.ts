@@ -9,7 +9,7 @@ import { POSTGRES_SCHEMA_VERSION, PostgresStore } from '../../src/store/postgres
 import { PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
 import { asyncStoreContract, msg, origin } from './async-store.case.ts';
 
-const skip = skipUnless(import.meta.file, postgresMissing());
+const skip = skipUnless(import.meta.path, postgresMissing());
 
 let engine: PostgresEngine | undefined;
 beforeAll(async () => {
