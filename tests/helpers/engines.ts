@@ -58,6 +58,17 @@ async function spawnUntil(cmd: string[], ready: RegExp, options: { uid?: number;
   return proc;
 }
 
+/** Starts something on a free port, trying another port if someone took that one meanwhile. */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(freePort());
+    } catch (error) {
+      if (attempt >= 3 || !/already in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
 async function killAndWait(proc: Proc | undefined, signal: NodeJS.Signals): Promise<void> {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   proc.kill(signal);
@@ -88,9 +99,11 @@ export class RedisEngine {
 
   /** A fresh, empty redis-server with no persistence on a free loopback port. */
   static async start(): Promise<RedisEngine> {
-    const engine = new RedisEngine(freePort());
-    await engine.restart();
-    return engine;
+    return onFreePort(async (port) => {
+      const engine = new RedisEngine(port);
+      await engine.restart();
+      return engine;
+    });
   }
 
   get url(): string {
@@ -217,9 +230,11 @@ export class PostgresEngine {
     // cp -a keeps owner and mode (PostgreSQL insists on its own 0700 data dir).
     const copy = Bun.spawnSync(['cp', '-a', from, join(dir, 'data')], { stderr: 'pipe' });
     if (!copy.success) throw new Error(`copying the PostgreSQL template failed: ${copy.stderr.toString()}`);
-    const engine = new PostgresEngine(p, dir, freePort());
-    await engine.restart();
-    return engine;
+    return onFreePort(async (port) => {
+      const engine = new PostgresEngine(p, dir, port);
+      await engine.restart();
+      return engine;
+    });
   }
 
   get pid(): number | undefined {
