@@ -159,4 +159,19 @@ describe.skipIf(skip)('NodeLease', () => {
     expect([...seen].every((ttl) => ttl > 0)).toBe(true);
     expect(l.mayServe()).toBe(true);
   });
+
+  test('the refresh loop survives Redis going away and coming back empty: no rejection escapes, the lease is taken again', async () => {
+    fresh();
+    const logs: string[] = [];
+    const told: string[] = [];
+    const l = lease('n1', { leaseMs: 3000, refreshMs: 20, onLog: (line) => logs.push(line), onReset: () => told.push('reset'), onLost: () => told.push('lost') });
+    await l.start();
+    await redis.kill();
+    await waitFor(() => logs.length >= 3, 'three failed refreshes');
+    await redis.restart();
+    await waitFor(() => told.length > 0, 'the lease to be re-asserted');
+    expect(told).toEqual(['reset']);
+    expect(await link().call('GET', [keys.lease('n1')])).toBe(l.owner.split('#')[1] as string);
+    expect(l.mayServe()).toBe(true);
+  });
 });
