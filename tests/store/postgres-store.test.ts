@@ -4,6 +4,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { SQL } from 'bun';
+import { Handoffs, type HandoffOutcome } from '../../src/cluster/handoffs.ts';
 import { isRetryable, StoreUnavailableError, type AsyncStore } from '../../src/store/async-store.ts';
 import { POSTGRES_SCHEMA_VERSION, PostgresStore } from '../../src/store/postgres-store.ts';
 import { PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
@@ -132,6 +133,24 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
       // Whether or not the first attempt committed once PostgreSQL woke up, the retry leaves one copy.
       await s.storeOnce([origin('n1:9', 9)]);
       expect((await s.messagesFor('yoda')).map((m) => m.id)).toEqual([9]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('handed-off messages whose owner died while PostgreSQL was down are stored once it is back, and only then told `stored`', async () => {
+    const s = await PostgresStore.open(await pg().createDatabase());
+    try {
+      const told: HandoffOutcome[] = [];
+      const handoffs = new Handoffs(s, { retryMs: 0 });
+      for (let i = 1; i <= 50; i++) handoffs.hand(origin(`n1:${i}`, i), 'n2#e1', 0, (o) => told.push(o));
+      await pg().crash();
+      await handoffs.ownerDead('n2#e1', 1);
+      expect(told).toEqual([]);
+      await pg().restart();
+      await handoffs.tick(2);
+      expect(told).toEqual(Array(50).fill('stored'));
+      expect((await s.messagesFor('yoda')).map((m) => m.id)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     } finally {
       await s.close();
     }
