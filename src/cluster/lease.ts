@@ -51,6 +51,12 @@ export interface LeaseOptions {
   leaseMs?: number;
   /** How often it is refreshed. */
   refreshMs?: number;
+  /**
+   * Cut off from Redis this long, the node stops serving (without closing anything) until Redis
+   * answers: a node cut off while the others are not must not keep users that may have logged in
+   * elsewhere meanwhile. Default 4 leases.
+   */
+  maxUnconfirmedMs?: number;
   clock?: () => number;
   /** The lease expired: close every session now (synchronously); a new epoch follows. */
   onLost?: (why: string) => void;
@@ -63,6 +69,7 @@ export interface LeaseOptions {
 export class NodeLease {
   readonly leaseMs: number;
   readonly refreshMs: number;
+  readonly maxUnconfirmedMs: number;
   private readonly clock: () => number;
   private token = '';
   private generation: string | undefined;
@@ -71,6 +78,8 @@ export class NodeLease {
   private confirmedAt = -Infinity;
   /** When tick() last ran: a gap longer than the lease means this process was frozen. */
   private tickedAt: number | undefined;
+  /** A freeze was seen and Redis has not yet said whether the lease survived it. */
+  private unsure = false;
   private ticking: Promise<void> | undefined;
   private timer: Timer | undefined;
 
@@ -82,6 +91,7 @@ export class NodeLease {
   ) {
     this.leaseMs = options.leaseMs ?? 1500;
     this.refreshMs = options.refreshMs ?? 300;
+    this.maxUnconfirmedMs = options.maxUnconfirmedMs ?? 4 * this.leaseMs;
     this.clock = options.clock ?? Date.now;
     this.newEpoch();
   }
@@ -96,11 +106,18 @@ export class NodeLease {
   }
 
   /**
-   * Whether the node may act on its sessions now: it holds the lease and its refresh loop has run
-   * recently (after a freeze, nothing is served until a refresh says whether the lease survived).
+   * Whether the node may act on its sessions now: it holds the lease, its refresh loop has run
+   * recently, no freeze awaits Redis's verdict, and Redis confirmed the lease within
+   * maxUnconfirmedMs. A short Redis outage does not stop service; a freeze does until Redis answers.
    */
   mayServe(now = this.clock()): boolean {
-    return this.state === 'held' && this.tickedAt !== undefined && now - this.tickedAt < this.leaseMs;
+    return (
+      this.state === 'held' &&
+      !this.unsure &&
+      this.tickedAt !== undefined &&
+      now - this.tickedAt < this.leaseMs &&
+      now - this.confirmedAt < this.maxUnconfirmedMs
+    );
   }
 
   /** Refreshes every `refreshMs` until stop(). Resolves after the first tick. */
@@ -135,7 +152,7 @@ export class NodeLease {
 
   private async refresh(): Promise<void> {
     const sentAt = this.clock();
-    const frozen = this.tickedAt !== undefined && sentAt - this.tickedAt >= this.leaseMs;
+    if (this.tickedAt !== undefined && sentAt - this.tickedAt >= this.leaseMs) this.unsure = true;
     this.tickedAt = sentAt;
     try {
       if (this.state !== 'held') {
@@ -151,6 +168,7 @@ export class NodeLease {
       this.generation = generation;
       if (status === 1) {
         this.confirmedAt = sentAt;
+        this.unsure = false;
       } else if (status === 0 && reset) {
         // Redis lost everything, our lease included; it could not have expired in our hands.
         if (await this.take(sentAt)) this.tell(() => this.options.onReset?.());
@@ -159,14 +177,11 @@ export class NodeLease {
         await this.acquire(sentAt);
       }
     } catch (error) {
+      // Nothing is closed on a failed refresh: when Redis answers again, it tells an expiry (fence)
+      // from a reset (re-assert). Meanwhile mayServe() says whether to go on serving.
       this.options.onLog?.(
         error instanceof RedisUnavailableError ? `${error.message}; keeping the lease of ${this.node} until Redis answers` : `refreshing the lease of ${this.node} failed: ${String(error)}`,
       );
-      // Nobody can claim our sessions without Redis. But after a freeze we cannot tell whether the
-      // lease lapsed while Redis was still up: assume it did.
-      if (frozen || sentAt - this.confirmedAt >= this.leaseMs * 4) {
-        if (this.state === 'held') this.fence(`${this.node} was frozen or cut off longer than its lease`);
-      }
     }
   }
 
@@ -187,6 +202,7 @@ export class NodeLease {
     if (taken !== 1) return false;
     this.state = 'held';
     this.confirmedAt = now;
+    this.unsure = false;
     return true;
   }
 

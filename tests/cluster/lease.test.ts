@@ -121,11 +121,12 @@ describe.skipIf(skip)('NodeLease', () => {
     expect(await link().call('EXISTS', [keys.settling])).toBe(1);
   });
 
-  test('Redis down: the node carries on without fencing while its refresh loop runs', async () => {
+  test('Redis down (CLU-4): the node carries on without fencing; cut off too long, it pauses (closing nothing) until Redis answers', async () => {
     fresh();
     const logs: string[] = [];
+    const told: string[] = [];
     let now = 1_000_000;
-    const l = lease('n1', { clock: () => now, onLost: () => logs.push('lost'), onLog: (line) => logs.push(line) });
+    const l = lease('n1', { clock: () => now, onLost: () => told.push('lost'), onReset: () => told.push('reset'), onLog: (line) => logs.push(line) });
     await l.tick();
     await redis.kill();
     for (let i = 0; i < 3; i++) {
@@ -136,12 +137,36 @@ describe.skipIf(skip)('NodeLease', () => {
     expect(logs).toHaveLength(3);
     expect(logs[0]).toStartWith('Redis is unavailable: ');
     expect(logs[0]).toEndWith('; keeping the lease of n1 until Redis answers');
-    // But a freeze while Redis is unreachable cannot be told from an expiry: fence.
-    now += 1000;
+    for (let i = 0; i < 10; i++) {
+      now += 100;
+      await l.tick();
+    }
+    expect(now - 1_000_000).toBeGreaterThanOrEqual(l.maxUnconfirmedMs);
     expect(l.mayServe(now)).toBe(false);
+    expect(l.status).toBe('held');
+    await redis.restart();
+    now += 100;
     await l.tick();
-    expect(logs).toContain('lost');
-    expect(l.status).toBe('lost');
+    expect(told).toEqual(['reset']);
+    expect(l.mayServe(now)).toBe(true);
+  });
+
+  test('CLU-5: a freeze while Redis is unreachable: nothing is served until Redis says whether the lease survived', async () => {
+    fresh();
+    const told: string[] = [];
+    let now = 1_000_000;
+    const l = lease('n1', { clock: () => now, onLost: () => told.push('lost'), onReset: () => told.push('reset') });
+    await l.tick();
+    await redis.kill();
+    now += 1000; // frozen for more than the lease
+    await l.tick();
+    expect(l.mayServe(now)).toBe(false);
+    expect(told).toEqual([]);
+    await redis.restart();
+    now += 100;
+    await l.tick();
+    expect(told).toEqual(['reset']);
+    expect(l.mayServe(now)).toBe(true);
   });
 
   test('start() refreshes on its own every refreshMs', async () => {
