@@ -6,7 +6,7 @@ import { Keys } from '../../src/cluster/keys.ts';
 import { NodeLease, type LeaseOptions } from '../../src/cluster/lease.ts';
 import { RedisLink } from '../../src/cluster/redis-link.ts';
 import { SessionRegistry } from '../../src/cluster/sessions.ts';
-import { RedisEngine } from '../helpers/engines.ts';
+import { ENGINE_START_MS, RedisEngine } from '../helpers/engines.ts';
 
 export interface TestNode {
   readonly link: RedisLink;
@@ -22,7 +22,7 @@ export function useRedis(skip: boolean) {
   const leases: NodeLease[] = [];
   beforeAll(async () => {
     if (!skip) redis = await RedisEngine.start();
-  });
+  }, ENGINE_START_MS);
   afterEach(async () => {
     for (const l of leases.splice(0)) l.stop();
     for (const l of links.splice(0)) l.close();

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import { Keys } from '../../src/cluster/keys.ts';
 import { NodeLease, type LeaseOptions } from '../../src/cluster/lease.ts';
 import { RedisLink } from '../../src/cluster/redis-link.ts';
-import { RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { ENGINE_START_MS, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing());
@@ -26,7 +26,7 @@ describe.skipIf(skip)('NodeLease', () => {
   };
   beforeAll(async () => {
     redis = await RedisEngine.start();
-  });
+  }, ENGINE_START_MS);
   afterEach(async () => {
     for (const l of leases.splice(0)) l.stop();
     for (const l of links.splice(0)) l.close();

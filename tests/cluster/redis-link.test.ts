@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { RedisLink, RedisUnavailableError, Script } from '../../src/cluster/redis-link.ts';
-import { RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { ENGINE_START_MS, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing());
 
@@ -14,7 +14,7 @@ describe.skipIf(skip)('RedisLink', () => {
   };
   beforeAll(async () => {
     redis = await RedisEngine.start();
-  });
+  }, ENGINE_START_MS);
   afterEach(async () => {
     for (const l of links.splice(0)) l.close();
     redis.resume();

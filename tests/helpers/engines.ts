@@ -12,6 +12,12 @@ import { join } from 'node:path';
 
 type Proc = Subprocess<'ignore', 'pipe', 'pipe'>;
 
+/**
+ * How long a test hook may take to start an engine (initdb, a copy, a start, on a busy machine):
+ * pass it to beforeAll and to tests that restart an engine.
+ */
+export const ENGINE_START_MS = 30_000;
+
 /** Every engine process this test process started: killed if the test process exits first. */
 const running = new Set<Proc>();
 process.on('exit', () => {

@@ -7,7 +7,7 @@ import { SQL } from 'bun';
 import { Handoffs, type HandoffOutcome } from '../../src/cluster/handoffs.ts';
 import { isRetryable, StoreUnavailableError, type AsyncStore } from '../../src/store/async-store.ts';
 import { POSTGRES_SCHEMA_VERSION, PostgresStore } from '../../src/store/postgres-store.ts';
-import { PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
+import { ENGINE_START_MS, PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
 import { asyncStoreContract, msg, origin } from './async-store.case.ts';
 
 const skip = skipUnless(import.meta.path, postgresMissing());
@@ -15,7 +15,7 @@ const skip = skipUnless(import.meta.path, postgresMissing());
 let engine: PostgresEngine | undefined;
 beforeAll(async () => {
   if (!skip) engine = await PostgresEngine.start();
-});
+}, ENGINE_START_MS);
 afterAll(async () => {
   await engine?.stop();
 });
@@ -80,7 +80,7 @@ describe.skipIf(skip)('PostgresStore', () => {
     expect(await s.storeOnce(handed)).toBe(0);
     const accounts = Array.from({ length: 33_000 }, (_, i) => ({ name: `user${i}`, secret: 's' }));
     expect(await s.seedAccounts(accounts)).toBe(33_000);
-  });
+  }, ENGINE_START_MS);
 
   test('ids past 2^32 come back as the same numbers (Bun returns bigint as a string)', async () => {
     const s = await store(await pg().createDatabase());
@@ -116,7 +116,7 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
     } finally {
       await s.close();
     }
-  });
+  }, ENGINE_START_MS);
 
   test('a call to a PostgreSQL that does not answer times out as retryable; the retry stores it exactly once', async () => {
     const url = await pg().createDatabase();
@@ -154,7 +154,7 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
     } finally {
       await s.close();
     }
-  });
+  }, ENGINE_START_MS);
 
   test('opening a store while PostgreSQL is down fails with one clear retryable error', async () => {
     const url = await pg().createDatabase();
@@ -166,5 +166,5 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
     } finally {
       await pg().restart();
     }
-  });
+  }, ENGINE_START_MS);
 });
