@@ -6,9 +6,9 @@
 
 import type { Subprocess } from 'bun';
 import { SQL } from 'bun';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 type Proc = Subprocess<'ignore', 'pipe', 'pipe'>;
 
@@ -18,7 +18,10 @@ type Proc = Subprocess<'ignore', 'pipe', 'pipe'>;
  */
 export const ENGINE_START_MS = 30_000;
 
-/** Every engine process this test process started: killed if the test process exits first. */
+/**
+ * Every engine process this process started: killed if it exits first. (bun test emits no 'exit':
+ * tests stop their engines in afterAll, and bun kills what a timed-out hook left running.)
+ */
 const running = new Set<Proc>();
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
@@ -164,7 +167,7 @@ interface PostgresBinaries {
 function findPostgres(): PostgresBinaries | string {
   const candidates: string[] = [];
   const onPath = Bun.which('postgres');
-  if (onPath) candidates.push(onPath.replace(/\/postgres$/, ''));
+  if (onPath) candidates.push(dirname(realpathSync(onPath)));
   if (existsSync('/usr/lib/postgresql')) {
     const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
     for (const v of versions) candidates.push(`/usr/lib/postgresql/${v}/bin`);
@@ -191,7 +194,11 @@ export function postgresMissing(): string | undefined {
   return typeof p === 'string' ? p : undefined;
 }
 
-/** An empty cluster made by initdb once per test process; each engine starts from a copy (~40 MB, fast). */
+/**
+ * An empty cluster made by initdb once per machine (per PostgreSQL binaries and user), kept in the
+ * temp dir and reused by later runs: each engine starts from a copy (~40 MB, fast). It appears
+ * with an atomic rename, so a run never sees half of one.
+ */
 let template: string | undefined;
 
 function ownedTempDir(prefix: string, user: PostgresBinaries['user']): string {
@@ -202,7 +209,9 @@ function ownedTempDir(prefix: string, user: PostgresBinaries['user']): string {
 
 async function initTemplate(p: PostgresBinaries): Promise<string> {
   if (template) return template;
-  const dir = ownedTempDir('chat-pg-template-', p.user);
+  const stable = join(tmpdir(), `chat-pg-template-${p.bin.replace(/[^A-Za-z0-9]+/g, '_')}-${process.getuid?.() ?? 0}`);
+  if (existsSync(join(stable, 'PG_VERSION'))) return (template = stable);
+  const dir = ownedTempDir('chat-pg-init-', p.user);
   const data = join(dir, 'data');
   const init = Bun.spawn([join(p.bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], {
     stdout: 'pipe',
@@ -211,8 +220,42 @@ async function initTemplate(p: PostgresBinaries): Promise<string> {
     gid: p.user?.gid,
   });
   if ((await init.exited) !== 0) throw new Error(`initdb failed: ${await new Response(init.stderr).text()}`);
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return (template = data);
+  try {
+    renameSync(data, stable);
+  } catch (error) {
+    // Another test process made it first: use theirs.
+    if (!existsSync(join(stable, 'PG_VERSION'))) throw error;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return (template = stable);
+}
+
+/**
+ * Engine directories left by test processes that died before stopping them (bun test runs no exit
+ * handlers): removed when their postmaster is gone and they are an hour old.
+ */
+function sweepStaleDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!/^chat-pg-(?!template-)/.test(name)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs < 3600_000) continue;
+      const pidFile = join(dir, 'data', 'postmaster.pid');
+      if (existsSync(pidFile) && isAlive(Number(readFileSync(pidFile, 'utf8').split('\n')[0]))) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Someone else's, or gone meanwhile: leave it.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 let databases = 0;
@@ -231,6 +274,7 @@ export class PostgresEngine {
   static async start(): Promise<PostgresEngine> {
     const p = postgres();
     if (typeof p === 'string') throw new Error(p);
+    sweepStaleDirs();
     const from = await initTemplate(p);
     const dir = ownedTempDir('chat-pg-', p.user);
     // cp -a keeps owner and mode (PostgreSQL insists on its own 0700 data dir).
