@@ -52,8 +52,8 @@ async function spawnUntil(cmd: string[], ready: RegExp, options: { uid?: number;
       if (ready.test(output)) resolve();
     }
   };
-  void drain(proc.stdout);
-  void drain(proc.stderr);
+  void drain(proc.stdout).catch(() => {});
+  void drain(proc.stderr).catch(() => {});
   void proc.exited.then((code) => reject(new Error(`${cmd[0]} exited (${code}) before it was ready:\n${output}`)));
   const timer = setTimeout(() => reject(new Error(`${cmd[0]} was not ready after ${options.ms ?? 10_000} ms:\n${output}`)), options.ms ?? 10_000);
   try {
