@@ -131,15 +131,16 @@ export class NodeLease {
     this.timer = undefined;
   }
 
-  /** Gives the lease up (a clean shutdown): other nodes see this epoch dead at once. */
+  /**
+   * Gives the lease up (a clean shutdown): other nodes see this epoch dead at once, and the next
+   * janitor run clears its sessions with a logout each.
+   */
   async release(): Promise<void> {
     this.stop();
-    const owner = this.owner;
     this.state = 'lost';
-    await this.link.call('EVAL', [
-      "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end redis.call('HDEL', KEYS[2], ARGV[2]) return 1",
-      2, this.keys.lease(this.node), this.keys.owners, this.token, owner,
-    ]).catch(() => {});
+    await this.link
+      .call('EVAL', ["if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", 1, this.keys.lease(this.node), this.token])
+      .catch(() => {});
   }
 
   /** One refresh; never rejects. Concurrent calls share one. */
