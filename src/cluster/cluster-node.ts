@@ -6,6 +6,7 @@
 import { Keys } from './keys.ts';
 import { NodeLease } from './lease.ts';
 import { decodeEntry, encodeEntry, type EventEntry, type InboxEntry } from './node-messages.ts';
+import { PresenceMirror, type PresenceChange } from './presence-mirror.ts';
 import { RedisLink } from './redis-link.ts';
 import { SessionRegistry } from './sessions.ts';
 import { append, lastId, StreamReader } from './streams.ts';
@@ -27,7 +28,8 @@ export interface ClusterNodeOptions {
   /** Redis restarted empty: re-claim every session (`sessions.claim(user, { reassert: true })`). */
   readonly onReset?: () => void;
   readonly onInbox?: (entry: InboxEntry) => void;
-  readonly onEvent?: (entry: EventEntry) => void;
+  /** An events entry; for a login/logout, what it changed in `presence` (what to announce here). */
+  readonly onEvent?: (entry: EventEntry, change: PresenceChange) => void;
   /** Owners passed to watch() whose epoch has died: store what was handed to them. */
   readonly onOwnersDead?: (owners: string[]) => void;
   /** One line per notable change: Redis reachable or not, fencing, malformed entries. */
@@ -39,6 +41,8 @@ export class ClusterNode {
   readonly link: RedisLink;
   readonly lease: NodeLease;
   readonly sessions: SessionRegistry;
+  /** Who is online anywhere, and when the others were last seen (whoelse, whoelsesince). */
+  readonly presence = new PresenceMirror();
   private readonly readerLink: RedisLink;
   private reader: StreamReader | undefined;
   private janitor: Timer | undefined;
@@ -77,10 +81,12 @@ export class ClusterNode {
       await new Promise((resolve) => setTimeout(resolve, this.lease.refreshMs));
       await this.lease.tick();
     }
-    // Entries from before this start were for an earlier life of this node: its senders saw it die.
+    // Inbox entries from before this start were for an earlier life of this node: its senders saw it
+    // die. Events are read from the moment of the presence snapshot.
+    const { position } = await this.presence.load(this.link, this.keys);
     const from = new Map([
       [this.inbox, await lastId(this.link, this.inbox)],
-      [this.keys.events, await lastId(this.link, this.keys.events)],
+      [this.keys.events, position],
     ]);
     this.reader = new StreamReader(this.readerLink, from, (entries) => this.dispatch(entries), {
       onTrouble: (error) => error && !error.message.startsWith('Redis is unavailable') && this.options.log?.(error.message),
@@ -174,7 +180,10 @@ export class ClusterNode {
       }
       try {
         if (inbox) this.options.onInbox?.(message as InboxEntry);
-        else this.options.onEvent?.(message as EventEntry);
+        else {
+          const change = message.type === 'login' || message.type === 'logout' ? this.presence.apply(message) : undefined;
+          this.options.onEvent?.(message as EventEntry, change);
+        }
       } catch (error) {
         this.options.log?.(`handling a ${message.type} entry failed: ${String(error)}`);
       }

@@ -41,6 +41,16 @@ export class Keys {
     return `${this.prefix}session:`;
   }
 
+  /** Every user logged in anywhere: a hash user -> owner, kept by the session scripts (whoelse). */
+  get online(): string {
+    return `${this.prefix}online`;
+  }
+
+  /** When each user now offline was last online: a sorted set scored by milliseconds (whoelsesince). */
+  get lastSeen(): string {
+    return `${this.prefix}lastseen`;
+  }
+
   /** The users whose sessions an owner holds (for the janitor when it dies). */
   ownedBy(owner: string): string {
     return `${this.prefix}owned:${owner}`;

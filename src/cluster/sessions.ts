@@ -15,8 +15,8 @@ local function alive(owner)
 end`;
 
 /**
- * KEYS: session, events, owned-by-me, settling. ARGV: lease prefix, owned prefix, me, user, now,
- * events max length, reassert (1/0).
+ * KEYS: session, events, owned-by-me, settling, online, lastseen. ARGV: lease prefix, owned prefix,
+ * me, user, now, events max length, reassert (1/0).
  * Returns {1, previous owner or ''} when claimed, {2, ''} when it was already mine,
  * {0, owner} when a live owner holds it, {-1, ''} while Redis is settling after a reset.
  */
@@ -24,6 +24,7 @@ const CLAIM = new Script(`${OWNER_ALIVE}
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[3] then
   redis.call('SADD', KEYS[3], ARGV[4])
+  redis.call('HSET', KEYS[5], ARGV[4], ARGV[3])
   return {2, ''}
 end
 if owner and alive(owner) then return {0, owner} end
@@ -34,19 +35,27 @@ if owner then
 end
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[5], ARGV[4], ARGV[3])
+redis.call('ZREM', KEYS[6], ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'login', 'user', ARGV[4], 'owner', ARGV[3], 'at', ARGV[5])
 return {1, owner or ''}`);
 
-/** KEYS: session, events, owned-by-me. ARGV: me, user, now, events max length. 1 released, 0 not mine. */
+/**
+ * KEYS: session, events, owned-by-me, online, lastseen. ARGV: me, user, now, events max length.
+ * 1 released, 0 not mine.
+ */
 const RELEASE = new Script(`
 redis.call('SREM', KEYS[3], ARGV[2])
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[4], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', 'logout', 'user', ARGV[2], 'owner', ARGV[1], 'at', ARGV[3])
 return 1`);
 
 /**
- * KEYS: owners, events. ARGV: lease prefix, owned prefix, session prefix, now, events max length.
+ * KEYS: owners, events, online, lastseen. ARGV: lease prefix, owned prefix, session prefix, now,
+ * events max length.
  * Clears every dead owner's sessions (each with a logout event); returns {owner, user, owner, user, ...}.
  * Idempotent: a second janitor finds nothing left to do.
  */
@@ -60,6 +69,8 @@ for _, owner in ipairs(owners) do
       local key = ARGV[3] .. user
       if redis.call('GET', key) == owner then
         redis.call('DEL', key)
+        redis.call('HDEL', KEYS[3], user)
+        redis.call('ZADD', KEYS[4], ARGV[4], user)
         redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'type', 'logout', 'user', user, 'owner', owner, 'at', ARGV[4])
         table.insert(out, owner)
         table.insert(out, user)
@@ -105,7 +116,7 @@ export class SessionRegistry {
     const me = this.me();
     const [status, owner] = await this.link.eval<[number, string]>(
       CLAIM,
-      [this.keys.session(user), this.keys.events, this.keys.ownedBy(me), this.keys.settling],
+      [this.keys.session(user), this.keys.events, this.keys.ownedBy(me), this.keys.settling, this.keys.online, this.keys.lastSeen],
       [this.keys.leasePrefix, this.keys.ownedPrefix, me, user, this.clock(), this.maxLen, options.reassert ? 1 : 0],
     );
     if (status === 1) return owner ? { ok: true, already: false, from: owner } : { ok: true, already: false };
@@ -117,7 +128,11 @@ export class SessionRegistry {
   /** Ends `user`'s session if this node holds it (logout, timeout, vanished); false when it did not. */
   async release(user: string): Promise<boolean> {
     const me = this.me();
-    const released = await this.link.eval<number>(RELEASE, [this.keys.session(user), this.keys.events, this.keys.ownedBy(me)], [me, user, this.clock(), this.maxLen]);
+    const released = await this.link.eval<number>(
+      RELEASE,
+      [this.keys.session(user), this.keys.events, this.keys.ownedBy(me), this.keys.online, this.keys.lastSeen],
+      [me, user, this.clock(), this.maxLen],
+    );
     return released === 1;
   }
 
@@ -131,7 +146,7 @@ export class SessionRegistry {
    * as often as it likes. Returns what it cleared.
    */
   async reapDead(): Promise<{ owner: string; user: string }[]> {
-    const flat = await this.link.eval<string[]>(REAP, [this.keys.owners, this.keys.events], [
+    const flat = await this.link.eval<string[]>(REAP, [this.keys.owners, this.keys.events, this.keys.online, this.keys.lastSeen], [
       this.keys.leasePrefix,
       this.keys.ownedPrefix,
       this.keys.sessionPrefix,
