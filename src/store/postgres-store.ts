@@ -1,7 +1,8 @@
 // The AsyncStore on PostgreSQL through Bun.sql, shared by every node of a cluster. Every write is one
 // transaction; a lost connection becomes a StoreUnavailableError the caller retries. Bun.sql returns
-// bigint columns as strings (turned back into numbers here: ids stay below 2^53) and takes at most
-// 65,535 parameters a statement, so batches are split.
+// bigint columns as strings (turned back into numbers here: ids stay below 2^53). A statement takes
+// at most 65,535 parameters, so batches go in as one array parameter per column (unnest): any size,
+// one round trip.
 
 import { SQL } from 'bun';
 import { StoreUnavailableError, type Account, type Ack, type AsyncStore, type OriginMessage, type StoredMessage } from './async-store.ts';
@@ -34,9 +35,6 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
-
-/** PostgreSQL's limit on the parameters of one statement. */
-const MAX_PARAMETERS = 65_535;
 
 /** Any key for the advisory lock that serialises migrations of nodes starting together. */
 const MIGRATION_LOCK = 0x63686174; // "chat"
@@ -137,8 +135,17 @@ export class PostgresStore implements AsyncStore {
     if (inserts.length === 0 && acks.length === 0) return Promise.resolve();
     return this.run('store messages', () =>
       this.sql.begin(async (tx) => {
-        for (const rows of chunks(inserts.map(messageRow), 5)) await tx`INSERT INTO messages ${tx(rows)}`;
-        for (const a of acks) await tx`DELETE FROM messages WHERE recipient = ${a.user} AND id <= ${a.upTo}`;
+        if (inserts.length > 0) {
+          const m = columns(inserts);
+          await tx`INSERT INTO messages (id, recipient, sender, sent_at, body)
+            SELECT * FROM unnest(${tx.array(m.id, 'INT8')}::bigint[], ${tx.array(m.to, 'TEXT')}::text[], ${tx.array(m.from, 'TEXT')}::text[],
+                                 ${tx.array(m.at, 'INT8')}::bigint[], ${tx.array(m.body, 'TEXT')}::text[])`;
+        }
+        if (acks.length > 0) {
+          await tx`DELETE FROM messages m
+            USING unnest(${tx.array(acks.map((a) => a.user), 'TEXT')}::text[], ${tx.array(acks.map((a) => a.upTo), 'INT8')}::bigint[]) AS a(recipient, up_to)
+            WHERE m.recipient = a.recipient AND m.id <= a.up_to`;
+        }
       }),
     );
   }
@@ -146,18 +153,28 @@ export class PostgresStore implements AsyncStore {
   storeOnce(messages: readonly OriginMessage[]): Promise<number> {
     const unique = [...new Map(messages.map((m) => [m.origin, m])).values()];
     if (unique.length === 0) return Promise.resolve(0);
-    return this.run('store messages', () =>
-      this.sql.begin(async (tx) => {
-        const fresh = new Set<string>();
-        for (const rows of chunks(unique.map((m) => ({ origin: m.origin, stored_at: m.at })), 2)) {
-          const added = await tx<{ origin: string }[]>`INSERT INTO origins ${tx(rows)} ON CONFLICT (origin) DO NOTHING RETURNING origin`;
-          for (const r of added) fresh.add(r.origin);
-        }
-        const rows = unique.filter((m) => fresh.has(m.origin)).map(messageRow);
-        for (const part of chunks(rows, 5)) await tx`INSERT INTO messages ${tx(part)}`;
-        return rows.length;
-      }),
-    );
+    const m = columns(unique);
+    const origins = unique.map((u) => u.origin);
+    // One statement, so atomic without a transaction: the origins not seen before, then their messages.
+    return this.run('store messages', async () => {
+      const [row] = await this.sql<{ n: string }[]>`
+        WITH fresh AS (
+          INSERT INTO origins (origin, stored_at)
+          SELECT * FROM unnest(${this.sql.array(origins, 'TEXT')}::text[], ${this.sql.array(m.at, 'INT8')}::bigint[])
+          ON CONFLICT (origin) DO NOTHING
+          RETURNING origin
+        ), stored AS (
+          INSERT INTO messages (id, recipient, sender, sent_at, body)
+          SELECT n.id, n.recipient, n.sender, n.sent_at, n.body
+          FROM unnest(${this.sql.array(m.id, 'INT8')}::bigint[], ${this.sql.array(m.to, 'TEXT')}::text[], ${this.sql.array(m.from, 'TEXT')}::text[],
+                      ${this.sql.array(m.at, 'INT8')}::bigint[], ${this.sql.array(m.body, 'TEXT')}::text[], ${this.sql.array(origins, 'TEXT')}::text[])
+               AS n(id, recipient, sender, sent_at, body, origin)
+          JOIN fresh USING (origin)
+          RETURNING 1
+        )
+        SELECT count(*) AS n FROM stored`;
+      return Number(row?.n ?? 0);
+    });
   }
 
   messagesFor(user: string): Promise<StoredMessage[]> {
@@ -222,15 +239,14 @@ export class PostgresStore implements AsyncStore {
 
   seedAccounts(accounts: readonly Account[]): Promise<number> {
     if (accounts.length === 0) return Promise.resolve(0);
-    return this.run('seed accounts', () =>
-      this.sql.begin(async (tx) => {
-        let added = 0;
-        for (const rows of chunks(accounts.map((a) => ({ name: a.name, secret: a.secret })), 2)) {
-          added += (await tx`INSERT INTO accounts ${tx(rows)} ON CONFLICT (name) DO NOTHING RETURNING name`).length;
-        }
-        return added;
-      }),
-    );
+    return this.run('seed accounts', async () => {
+      const added = await this.sql`
+        INSERT INTO accounts (name, secret)
+        SELECT * FROM unnest(${this.sql.array(accounts.map((a) => a.name), 'TEXT')}::text[], ${this.sql.array(accounts.map((a) => a.secret), 'TEXT')}::text[])
+        ON CONFLICT (name) DO NOTHING
+        RETURNING name`;
+      return added.length;
+    });
   }
 
   addAccount(account: Account): Promise<boolean> {
@@ -245,12 +261,13 @@ export class PostgresStore implements AsyncStore {
   }
 }
 
-function messageRow(m: StoredMessage): { id: number; recipient: string; sender: string; sent_at: number; body: string } {
-  return { id: m.id, recipient: m.to, sender: m.from, sent_at: m.at, body: m.body };
-}
-
-/** Splits rows so that no statement passes PostgreSQL's parameter limit. */
-function* chunks<T>(rows: readonly T[], columns: number): Generator<T[]> {
-  const size = Math.floor(MAX_PARAMETERS / columns);
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+/** Messages as one array per column: whole batches go in as a few array parameters (unnest). */
+function columns(messages: readonly StoredMessage[]) {
+  return {
+    id: messages.map((m) => m.id),
+    to: messages.map((m) => m.to),
+    from: messages.map((m) => m.from),
+    at: messages.map((m) => m.at),
+    body: messages.map((m) => m.body),
+  };
 }

@@ -40,11 +40,17 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.messagesFor('nobody')).toEqual([]);
     });
 
-    test('awkward bodies and names survive the round trip unchanged', async () => {
+    test('awkward bodies and names survive the round trip unchanged, through commit and storeOnce', async () => {
       const { store } = await fresh();
       const messages = AWKWARD.map((body, i) => ({ ...msg(i + 1, 'o"b{i}\\'), body }));
       await store.commit(messages, []);
+      const handed = AWKWARD.map((body, i) => ({ ...origin(`n"{${i}}\\`, 100 + i, 'NULL'), from: '{x,y}', body }));
+      expect(await store.storeOnce(handed)).toBe(AWKWARD.length);
       expect(await store.messagesFor('o"b{i}\\')).toEqual(messages);
+      expect(await store.messagesFor('NULL')).toEqual(handed.map(({ origin: _, ...m }) => m));
+      expect(await store.storeOnce(handed)).toBe(0);
+      await store.commit([], [{ user: 'o"b{i}\\', upTo: 3 }]);
+      expect(await store.countFor('o"b{i}\\')).toBe(AWKWARD.length - 3);
     });
 
     test('an ack removes the recipient’s messages up to its id and no one else’s', async () => {

@@ -70,7 +70,7 @@ describe.skipIf(skip)('PostgresStore', () => {
     for (let i = 1; i < firsts.length; i++) expect(firsts[i] as number).toBeGreaterThanOrEqual((firsts[i - 1] as number) + 1000);
   });
 
-  test('batches past 65,535 parameters are split, in one transaction', async () => {
+  test('batches of any size (past the 65,535 parameters of a statement) go in whole, as array parameters', async () => {
     const s = await store(await pg().createDatabase());
     const many = Array.from({ length: 15_000 }, (_, i) => msg(i + 1, 'luke'));
     await s.commit(many, []);
