@@ -6,7 +6,8 @@
 
 import { isRetryable, type AsyncStore, type OriginMessage } from '../store/async-store.ts';
 
-export type HandoffOutcome = 'delivered' | 'stored' | 'failed';
+/** `blocked`: the recipient blocks the sender (MSG-2: the sender is told, nothing is stored). */
+export type HandoffOutcome = 'delivered' | 'stored' | 'blocked' | 'failed';
 
 interface Held {
   readonly msg: OriginMessage;
@@ -62,6 +63,22 @@ export class Handoffs {
       this.held.delete(origin);
       settle(h, 'delivered');
     }
+  }
+
+  /**
+   * The owner's node could not take the message: the recipient had gone (`offline`: stored now) or
+   * blocks the sender (`blocked`: told, never stored).
+   */
+  refused(origin: string, reason: 'offline' | 'blocked', now: number): Promise<void> {
+    const h = this.held.get(origin);
+    if (!h) return this.inFlight ?? Promise.resolve();
+    this.held.delete(origin);
+    if (reason === 'blocked') {
+      settle(h, 'blocked');
+      return this.inFlight ?? Promise.resolve();
+    }
+    this.storing.set(origin, h);
+    return this.flush(now);
   }
 
   /** `owner`'s epoch died: everything handed to it is stored (now, unless a failed store waits to retry). */

@@ -106,4 +106,16 @@ describe('Handoffs', () => {
     await handoffs.ownerDead('n2#e1', 0);
     expect(told.get(a)).toEqual(['failed']);
   });
+
+  test('refused by the owner: `offline` is stored at once (OFF-1), `blocked` is told and never stored (MSG-2)', async () => {
+    const { handoffs, told, hand, inner } = setUp();
+    const a = hand('n2#e1', 0);
+    const b = hand('n2#e1', 0);
+    await handoffs.refused(a, 'offline', 1);
+    await handoffs.refused(b, 'blocked', 1);
+    await handoffs.refused('unknown', 'offline', 1);
+    expect([told.get(a), told.get(b)]).toEqual([['stored'], ['blocked']]);
+    expect((await inner.messagesFor('yoda')).map((m) => m.body)).toEqual(['m1']);
+    expect(handoffs.size).toBe(0);
+  });
 });
