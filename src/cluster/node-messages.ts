@@ -1,0 +1,129 @@
+// What nodes tell each other through Redis Streams: the entries of a node's inbox and of the shared
+// events stream, as typed values, with their encoding as stream fields. Pure: no Redis, no sockets.
+// An entry that does not decode (another version, a bug) is reported and skipped, never thrown.
+// Session scripts (sessions.ts) write `login`/`logout` entries themselves, as flat fields.
+
+/** A direct message on its way to the node that holds the recipient's session. */
+export interface Deliver {
+  readonly type: 'deliver';
+  /** Unique for ever (`<node>:<seq>`): the key for storing once and showing once. */
+  readonly origin: string;
+  readonly from: string;
+  readonly to: string;
+  /** Milliseconds since the epoch, when the sender's node accepted it. */
+  readonly at: number;
+  readonly body: string;
+  /** The sender's node inbox owner, where `delivered` / `refused` go back. */
+  readonly replyTo: string;
+}
+
+/** The recipient acknowledged these (the sender's node tells each sender `delivered`). */
+export interface Delivered {
+  readonly type: 'delivered';
+  readonly origins: readonly string[];
+}
+
+/**
+ * The owner could not take the message: the user logged out meanwhile (`offline`: the sender's node
+ * stores it) or blocks the sender (`blocked`: MSG-2, the sender is told, nothing is stored).
+ */
+export interface Refused {
+  readonly type: 'refused';
+  readonly origin: string;
+  readonly reason: 'offline' | 'blocked';
+}
+
+/** Messages were stored for `user` while they were online here: send the stored backlog. */
+export interface Backlog {
+  readonly type: 'backlog';
+  readonly user: string;
+}
+
+/** A login or logout (written by the session scripts). */
+export interface Presence {
+  readonly type: 'login' | 'logout';
+  readonly user: string;
+  readonly owner: string;
+  readonly at: number;
+}
+
+/** Broadcasts sent on one node during one turn; every node fans them out with the block filter. */
+export interface Broadcasts {
+  readonly type: 'broadcasts';
+  readonly items: readonly { readonly from: string; readonly at: number; readonly body: string }[];
+}
+
+/** A block list changed: nodes refresh their cached blocks of `blocker`. */
+export interface BlocksChanged {
+  readonly type: 'blocks';
+  readonly blocker: string;
+}
+
+export type InboxEntry = Deliver | Delivered | Refused | Backlog;
+export type EventEntry = Presence | Broadcasts | BlocksChanged;
+export type NodeMessage = InboxEntry | EventEntry;
+
+/** Stream fields for `message`: `type` plus, except for presence, one JSON field `d`. */
+export function encodeEntry(message: NodeMessage): Record<string, string> {
+  if (message.type === 'login' || message.type === 'logout') {
+    return { type: message.type, user: message.user, owner: message.owner, at: String(message.at) };
+  }
+  const { type, ...data } = message;
+  return { type, d: JSON.stringify(data) };
+}
+
+/** The types whose data is one JSON field. */
+const DATA_TYPES = new Set(['deliver', 'delivered', 'refused', 'backlog', 'broadcasts', 'blocks']);
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** The message in stream fields, or a one-line reason it is not one. */
+export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessage | { readonly error: string } {
+  const { type } = fields;
+  if (type === 'login' || type === 'logout') {
+    const at = Number(fields.at);
+    if (!isString(fields.user) || !isString(fields.owner) || !isTime(at)) return { error: `malformed ${type} entry` };
+    return { type, user: fields.user, owner: fields.owner, at };
+  }
+  if (!isString(type) || !DATA_TYPES.has(type)) return { error: `unknown entry type ${JSON.stringify(type) ?? 'undefined'}` };
+  let d: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(fields.d ?? '');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { error: `malformed ${type} entry: data is not an object` };
+    d = parsed as Record<string, unknown>;
+  } catch {
+    return { error: `malformed ${type} entry: data is not JSON` };
+  }
+  switch (type) {
+    case 'deliver':
+      if (isString(d.origin) && isString(d.from) && isString(d.to) && isTime(d.at) && isString(d.body) && isString(d.replyTo)) {
+        return { type, origin: d.origin, from: d.from, to: d.to, at: d.at, body: d.body, replyTo: d.replyTo };
+      }
+      break;
+    case 'delivered':
+      if (Array.isArray(d.origins) && d.origins.every(isString)) return { type, origins: d.origins };
+      break;
+    case 'refused':
+      if (isString(d.origin) && (d.reason === 'offline' || d.reason === 'blocked')) return { type, origin: d.origin, reason: d.reason };
+      break;
+    case 'backlog':
+      if (isString(d.user)) return { type, user: d.user };
+      break;
+    case 'broadcasts':
+      if (Array.isArray(d.items) && d.items.every((i: unknown) => isBroadcast(i))) return { type, items: d.items };
+      break;
+    case 'blocks':
+      if (isString(d.blocker)) return { type, blocker: d.blocker };
+      break;
+    default:
+      return { error: `unknown entry type ${JSON.stringify(type)}` };
+  }
+  return { error: `malformed ${type} entry` };
+}
+
+function isBroadcast(v: unknown): v is Broadcasts['items'][number] {
+  if (typeof v !== 'object' || v === null) return false;
+  const b = v as Record<string, unknown>;
+  return isString(b.from) && isTime(b.at) && isString(b.body);
+}

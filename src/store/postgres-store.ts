@@ -1,0 +1,273 @@
+// The AsyncStore on PostgreSQL through Bun.sql, shared by every node of a cluster. Every write is one
+// transaction; a lost connection becomes a StoreUnavailableError the caller retries. Bun.sql returns
+// bigint columns as strings (turned back into numbers here: ids stay below 2^53). A statement takes
+// at most 65,535 parameters, so batches go in as one array parameter per column (unnest): any size,
+// one round trip.
+
+import { SQL } from 'bun';
+import { StoreUnavailableError, type Account, type Ack, type AsyncStore, type OriginMessage, type StoredMessage } from './async-store.ts';
+
+/** Schema changes, in order; `chat_schema` records which have been applied. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('next_id', 1), ('instance', floor(random() * 2^53)::bigint);
+   CREATE TABLE accounts (
+     name       text PRIMARY KEY,
+     secret     text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE messages (
+     id        bigint PRIMARY KEY,
+     recipient text   NOT NULL,
+     sender    text   NOT NULL,
+     sent_at   bigint NOT NULL,
+     body      text   NOT NULL
+   );
+   CREATE INDEX messages_by_recipient ON messages (recipient, id);
+   -- Every origin key ever stored, so that storing a message again after it was delivered and
+   -- removed does not bring it back.
+   CREATE TABLE origins (origin text PRIMARY KEY, stored_at bigint NOT NULL);
+   CREATE TABLE blocks (
+     blocker text NOT NULL,
+     blocked text NOT NULL,
+     PRIMARY KEY (blocker, blocked)
+   );`,
+];
+
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Any key for the advisory lock that serialises migrations of nodes starting together. */
+const MIGRATION_LOCK = 0x63686174; // "chat"
+
+/** Bun's own codes for a connection that failed or went away. */
+const CONNECTION_CODES = new Set([
+  'ERR_POSTGRES_CONNECTION_CLOSED',
+  'ERR_POSTGRES_CONNECTION_REFUSED',
+  'ERR_POSTGRES_CONNECTION_TIMEOUT',
+  'ERR_POSTGRES_IDLE_TIMEOUT',
+  'ERR_POSTGRES_LIFETIME_TIMEOUT',
+]);
+
+/**
+ * SQLSTATEs that mean "try again": connection exceptions (class 08), the server shutting down or
+ * starting up (57P01-57P03), too many connections, serialisation failures and deadlocks.
+ */
+function retryableState(state: string): boolean {
+  return state.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(state);
+}
+
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, errno } = error as { code?: unknown; errno?: unknown };
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || /^E(CONN|PIPE|HOSTUNREACH|NETUNREACH)/.test(code))) return true;
+  return typeof errno === 'string' && retryableState(errno);
+}
+
+interface MessageRow {
+  id: string;
+  sender: string;
+  recipient: string;
+  sent_at: string;
+  body: string;
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool. */
+  max?: number;
+  /** A call that takes longer fails with StoreUnavailableError (it may still commit: retry with storeOnce). */
+  timeoutMs?: number;
+}
+
+export class PostgresStore implements AsyncStore {
+  private instance: number | undefined;
+
+  private constructor(
+    private readonly sql: SQL,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Connects to `url`, creating or migrating the schema; fails with StoreUnavailableError when unreachable. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const sql = new SQL({ url, max: options.max ?? 4, connectionTimeout: 5, onclose: () => {} });
+    const store = new PostgresStore(sql, options.timeoutMs ?? 10_000);
+    try {
+      await store.run('migrate the database', () => store.migrate());
+    } catch (error) {
+      await sql.close({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await tx`CREATE TABLE IF NOT EXISTS chat_schema (version integer PRIMARY KEY)`;
+      const [row] = await tx<{ v: number | null }[]>`SELECT max(version) AS v FROM chat_schema`;
+      const version = row?.v ?? 0;
+      if (version > POSTGRES_SCHEMA_VERSION) {
+        throw new Error(`the database has schema version ${version}, newer than this program's ${POSTGRES_SCHEMA_VERSION}`);
+      }
+      for (let v = version; v < POSTGRES_SCHEMA_VERSION; v++) {
+        await tx.unsafe(MIGRATIONS[v] as string);
+        await tx`INSERT INTO chat_schema (version) VALUES (${v + 1})`;
+      }
+    });
+  }
+
+  /** Runs one operation; connection failures and timeouts become StoreUnavailableError. */
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let timer: Timer | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(operation, { cause: new Error(`no answer in ${this.timeoutMs} ms`) })), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (error) {
+      if (isConnectionFailure(error)) throw new StoreUnavailableError(operation, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): Promise<void> {
+    if (inserts.length === 0 && acks.length === 0) return Promise.resolve();
+    return this.run('store messages', () =>
+      this.sql.begin(async (tx) => {
+        if (inserts.length > 0) {
+          const m = columns(inserts);
+          await tx`INSERT INTO messages (id, recipient, sender, sent_at, body)
+            SELECT * FROM unnest(${tx.array(m.id, 'INT8')}::bigint[], ${tx.array(m.to, 'TEXT')}::text[], ${tx.array(m.from, 'TEXT')}::text[],
+                                 ${tx.array(m.at, 'INT8')}::bigint[], ${tx.array(m.body, 'TEXT')}::text[])`;
+        }
+        if (acks.length > 0) {
+          await tx`DELETE FROM messages m
+            USING unnest(${tx.array(acks.map((a) => a.user), 'TEXT')}::text[], ${tx.array(acks.map((a) => a.upTo), 'INT8')}::bigint[]) AS a(recipient, up_to)
+            WHERE m.recipient = a.recipient AND m.id <= a.up_to`;
+        }
+      }),
+    );
+  }
+
+  storeOnce(messages: readonly OriginMessage[]): Promise<number> {
+    const unique = [...new Map(messages.map((m) => [m.origin, m])).values()];
+    if (unique.length === 0) return Promise.resolve(0);
+    const m = columns(unique);
+    const origins = unique.map((u) => u.origin);
+    // One statement, so atomic without a transaction: the origins not seen before, then their messages.
+    return this.run('store messages', async () => {
+      const [row] = await this.sql<{ n: string }[]>`
+        WITH fresh AS (
+          INSERT INTO origins (origin, stored_at)
+          SELECT * FROM unnest(${this.sql.array(origins, 'TEXT')}::text[], ${this.sql.array(m.at, 'INT8')}::bigint[])
+          ON CONFLICT (origin) DO NOTHING
+          RETURNING origin
+        ), stored AS (
+          INSERT INTO messages (id, recipient, sender, sent_at, body)
+          SELECT n.id, n.recipient, n.sender, n.sent_at, n.body
+          FROM unnest(${this.sql.array(m.id, 'INT8')}::bigint[], ${this.sql.array(m.to, 'TEXT')}::text[], ${this.sql.array(m.from, 'TEXT')}::text[],
+                      ${this.sql.array(m.at, 'INT8')}::bigint[], ${this.sql.array(m.body, 'TEXT')}::text[], ${this.sql.array(origins, 'TEXT')}::text[])
+               AS n(id, recipient, sender, sent_at, body, origin)
+          JOIN fresh USING (origin)
+          RETURNING 1
+        )
+        SELECT count(*) AS n FROM stored`;
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  messagesFor(user: string): Promise<StoredMessage[]> {
+    return this.run('read stored messages', async () => {
+      const rows = await this.sql<MessageRow[]>`SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ${user} ORDER BY id`;
+      return rows.map((r) => ({ id: Number(r.id), from: r.sender, to: r.recipient, at: Number(r.sent_at), body: r.body }));
+    });
+  }
+
+  countFor(user: string): Promise<number> {
+    return this.run('count stored messages', async () => {
+      const [row] = await this.sql<{ n: string }[]>`SELECT count(*) AS n FROM messages WHERE recipient = ${user}`;
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  blocks(): Promise<[string, string][]> {
+    return this.run('read blocks', async () => {
+      const rows = await this.sql<{ blocker: string; blocked: string }[]>`SELECT blocker, blocked FROM blocks`;
+      return rows.map((r): [string, string] => [r.blocker, r.blocked]);
+    });
+  }
+
+  addBlock(blocker: string, blocked: string): Promise<void> {
+    return this.run('store a block', async () => {
+      await this.sql`INSERT INTO blocks (blocker, blocked) VALUES (${blocker}, ${blocked}) ON CONFLICT DO NOTHING`;
+    });
+  }
+
+  removeBlock(blocker: string, blocked: string): Promise<void> {
+    return this.run('remove a block', async () => {
+      await this.sql`DELETE FROM blocks WHERE blocker = ${blocker} AND blocked = ${blocked}`;
+    });
+  }
+
+  reserveIds(count: number): Promise<number> {
+    return this.run('reserve message ids', async () => {
+      // One statement: the row lock makes concurrent reservations (from any node) take turns.
+      const [row] = await this.sql<{ first: string }[]>`
+        UPDATE meta SET value = greatest(value, (SELECT coalesce(max(id), 0) + 1 FROM messages)) + ${count}
+        WHERE key = 'next_id' RETURNING value - ${count} AS first`;
+      if (!row) throw new Error('the id sequence is missing from the database');
+      return Number(row.first);
+    });
+  }
+
+  instanceId(): Promise<number> {
+    if (this.instance !== undefined) return Promise.resolve(this.instance);
+    return this.run('read the instance id', async () => {
+      const [row] = await this.sql<{ value: string }[]>`SELECT value FROM meta WHERE key = 'instance'`;
+      if (!row) throw new Error('the instance id is missing from the database');
+      return (this.instance = Number(row.value));
+    });
+  }
+
+  accounts(): Promise<Account[]> {
+    return this.run('read accounts', async () => {
+      const rows = await this.sql<Account[]>`SELECT name, secret FROM accounts`;
+      return rows.map((r) => ({ name: r.name, secret: r.secret }));
+    });
+  }
+
+  seedAccounts(accounts: readonly Account[]): Promise<number> {
+    if (accounts.length === 0) return Promise.resolve(0);
+    return this.run('seed accounts', async () => {
+      const added = await this.sql`
+        INSERT INTO accounts (name, secret)
+        SELECT * FROM unnest(${this.sql.array(accounts.map((a) => a.name), 'TEXT')}::text[], ${this.sql.array(accounts.map((a) => a.secret), 'TEXT')}::text[])
+        ON CONFLICT (name) DO NOTHING
+        RETURNING name`;
+      return added.length;
+    });
+  }
+
+  addAccount(account: Account): Promise<boolean> {
+    return this.run('register an account', async () => {
+      const rows = await this.sql`INSERT INTO accounts (name, secret) VALUES (${account.name}, ${account.secret}) ON CONFLICT (name) DO NOTHING RETURNING name`;
+      return rows.length === 1;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/** Messages as one array per column: whole batches go in as a few array parameters (unnest). */
+function columns(messages: readonly StoredMessage[]) {
+  return {
+    id: messages.map((m) => m.id),
+    to: messages.map((m) => m.to),
+    from: messages.map((m) => m.from),
+    at: messages.map((m) => m.at),
+    body: messages.map((m) => m.body),
+  };
+}

@@ -1,0 +1,76 @@
+// The single node's Store (bun:sqlite) seen through the AsyncStore interface, so that one server
+// core runs on either. A single node shares nothing: its accounts live in the credentials file (the
+// server appends there) and are mirrored here in memory, and origin keys only ever meet retries
+// within the process, so they are remembered in memory too.
+
+import type { Account, Ack, AsyncStore, OriginMessage, StoredMessage } from './async-store.ts';
+import type { Store } from './store.ts';
+
+export class SqliteAsyncStore implements AsyncStore {
+  private readonly origins = new Set<string>();
+  private readonly accountSecrets = new Map<string, string>();
+
+  constructor(private readonly store: Store) {}
+
+  async commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): Promise<void> {
+    this.store.commit(inserts, acks);
+  }
+
+  async storeOnce(messages: readonly OriginMessage[]): Promise<number> {
+    const fresh = [...new Map(messages.map((m) => [m.origin, m])).values()].filter((m) => !this.origins.has(m.origin));
+    this.store.commit(
+      fresh.map(({ origin: _, ...m }) => m),
+      [],
+    );
+    for (const m of fresh) this.origins.add(m.origin);
+    return fresh.length;
+  }
+
+  async messagesFor(user: string): Promise<StoredMessage[]> {
+    return this.store.messagesFor(user);
+  }
+
+  async countFor(user: string): Promise<number> {
+    return this.store.countFor(user);
+  }
+
+  async blocks(): Promise<[string, string][]> {
+    return this.store.blocks();
+  }
+
+  async addBlock(blocker: string, blocked: string): Promise<void> {
+    this.store.addBlock(blocker, blocked);
+  }
+
+  async removeBlock(blocker: string, blocked: string): Promise<void> {
+    this.store.removeBlock(blocker, blocked);
+  }
+
+  async reserveIds(count: number): Promise<number> {
+    return this.store.reserveIds(count);
+  }
+
+  async instanceId(): Promise<number> {
+    return this.store.instanceId();
+  }
+
+  async accounts(): Promise<Account[]> {
+    return [...this.accountSecrets].map(([name, secret]) => ({ name, secret }));
+  }
+
+  async seedAccounts(accounts: readonly Account[]): Promise<number> {
+    let added = 0;
+    for (const a of accounts) if ((await this.addAccount(a)) === true) added++;
+    return added;
+  }
+
+  async addAccount(account: Account): Promise<boolean> {
+    if (this.accountSecrets.has(account.name)) return false;
+    this.accountSecrets.set(account.name, account.secret);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.store.close();
+  }
+}

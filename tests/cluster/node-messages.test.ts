@@ -1,0 +1,41 @@
+import { describe, expect, test } from 'bun:test';
+import { decodeEntry, encodeEntry, type NodeMessage } from '../../src/cluster/node-messages.ts';
+
+const samples: NodeMessage[] = [
+  { type: 'deliver', origin: 'n1:42', from: 'hans', to: 'yoda', at: 1_700_000_000_000, body: 'hi 🙂 "quoted" \\ {x}', replyTo: 'n1#abc' },
+  { type: 'delivered', origins: ['n1:1', 'n1:2'] },
+  { type: 'delivered', origins: [] },
+  { type: 'refused', origin: 'n1:3', reason: 'offline' },
+  { type: 'refused', origin: 'n1:4', reason: 'blocked' },
+  { type: 'backlog', user: 'yoda' },
+  { type: 'login', user: 'yoda', owner: 'n2#e1', at: 5 },
+  { type: 'logout', user: 'yoda', owner: 'n2#e1', at: 6 },
+  { type: 'broadcasts', items: [{ from: 'hans', at: 7, body: 'all of you' }] },
+  { type: 'blocks', blocker: 'yoda' },
+];
+
+describe('node messages', () => {
+  test('every kind survives encode then decode unchanged', () => {
+    for (const m of samples) expect(decodeEntry(encodeEntry(m))).toEqual(m);
+  });
+
+  test('presence uses the same flat fields that the session scripts write', () => {
+    expect(encodeEntry({ type: 'logout', user: 'yoda', owner: 'n2#e1', at: 6 })).toEqual({ type: 'logout', user: 'yoda', owner: 'n2#e1', at: '6' });
+  });
+
+  test('malformed or unknown entries decode to a one-line reason, never a throw', () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ type: 'teleport', d: '{}' }, 'unknown entry type "teleport"'],
+      [{ type: 'deliver', d: 'not json' }, 'malformed deliver entry: data is not JSON'],
+      [{ type: 'deliver' }, 'malformed deliver entry: data is not JSON'],
+      [{ type: 'deliver', d: '[1]' }, 'malformed deliver entry: data is not an object'],
+      [{ type: 'deliver', d: '{"origin":"n1:1","from":"a","to":"b","at":-1,"body":"x","replyTo":"n"}' }, 'malformed deliver entry'],
+      [{ type: 'delivered', d: '{"origins":[1]}' }, 'malformed delivered entry'],
+      [{ type: 'refused', d: '{"origin":"n1:1","reason":"bored"}' }, 'malformed refused entry'],
+      [{ type: 'broadcasts', d: '{"items":[{"from":"a"}]}' }, 'malformed broadcasts entry'],
+      [{ type: 'login', user: 'yoda', at: 'soon' }, 'malformed login entry'],
+      [{}, 'unknown entry type undefined'],
+    ];
+    for (const [fields, error] of cases) expect(decodeEntry(fields)).toEqual({ error });
+  });
+});
