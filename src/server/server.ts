@@ -1,22 +1,19 @@
-// The chat server: the one place that touches the listening socket. Everything else is in
-// ServerState (data), dispatch.ts (commands) and the store.
+// The chat server: starts the listeners (TCP, and the web one) and stops them. Everything else is
+// in ServerState (data), dispatch.ts (commands), transport/ (what every connection does) and the store.
 
-import type { Socket, TCPSocketListener } from 'bun';
-import { ErrorCode } from '../protocol/errors.ts';
-import { LineTooLongError } from '../protocol/line-splitter.ts';
-import { MAX_LINE_BYTES } from '../protocol/limits.ts';
-import { errorLine } from '../protocol/server-lines.ts';
+import type { TCPSocketListener } from 'bun';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { admit, release } from './admission.ts';
-import { Conn, normaliseAddress } from './connection.ts';
+import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, loadCredentials } from './credentials.ts';
-import { handleLine, makeHandlers } from './dispatch.ts';
+import { makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
 import { flushPresence } from './presence.ts';
 import { endSession } from './session.ts';
+import { makeConnEvents } from './transport/events.ts';
+import { listenTcp } from './transport/tcp.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
 export interface ServeOptions extends Partial<ServerConfig> {
@@ -67,45 +64,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const tls = options.tls && (await readTls(options.tls));
   if (!tls) log('traffic is plain text: anyone on the network path can read it (--tls-cert and --tls-key encrypt it)');
 
+  const events = makeConnEvents(state, handlers, flusher);
   let listener: TCPSocketListener<Conn>;
   try {
-    listener = Bun.listen<Conn>({
-      hostname: options.host ?? '0.0.0.0',
-      port: options.port,
-      tls,
-      socket: {
-        open(socket) {
-          socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
-          admit(state, socket.data);
-        },
-        data(socket, chunk) {
-          const conn = socket.data;
-          if (conn.closed) return;
-          let lines;
-          try {
-            lines = conn.splitter.push(chunk);
-          } catch (err) {
-            if (!(err instanceof LineTooLongError)) throw err;
-            conn.close('line-too-long', errorLine(undefined, ErrorCode.LineTooLong, `Line longer than ${MAX_LINE_BYTES} bytes; closing the connection`));
-            return;
-          }
-          for (const line of lines) handleLine(state, handlers, conn, line);
-        },
-        drain(socket) {
-          socket.data.outbox.flush();
-        },
-        close(socket) {
-          const conn = socket.data;
-          conn.closed = true;
-          conn.outbox.close();
-          release(state, conn);
-          if (conn.session) endSession(state, conn.session, conn.closeReason ?? 'disconnected');
-        },
-        error(socket, err) {
-          log(`connection error from ${socket.data?.address ?? '?'}: ${err.message}`);
-        },
-      },
-    });
+    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls }, events);
   } catch (err) {
     store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
