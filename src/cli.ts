@@ -33,6 +33,15 @@ function tlsFiles(options: Record<string, unknown>): { cert: string; key: string
   return { cert: String(cert), key: String(key) };
 }
 
+/** --web PORT [--web-host ADDR]; --web-host alone is a mistake. */
+function webOptions(options: Record<string, unknown>): { port: number; host?: string } | undefined {
+  if (options.web === undefined) {
+    if (options.webHost !== undefined) throw new UsageError('--web-host goes with --web <port>');
+    return undefined;
+  }
+  return { port: wholeNumber(options.web, 'web', 0, 65535), host: options.webHost === undefined ? undefined : String(options.webHost) };
+}
+
 function buildCli(): CAC {
   const cli = cac('chat');
   cli
@@ -47,7 +56,10 @@ function buildCli(): CAC {
     .option('--rate-limit <n>', 'Commands a second per connection, bursts of 5x (0: no limit)', { default: 20 })
     .option('--tls-cert <file>', 'Serve over TLS with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
+    .option('--web <port>', 'Also serve the web client (a page and its WebSocket) on this port; HTTPS with --tls-cert')
+    .option('--web-host <addr>', 'Address for --web to listen on (default: --host)')
     .example('chat serve 5000 60 300')
+    .example('chat serve 5000 60 300 --web 8080')
     .example('chat serve 5000 60 300 --tls-cert cert.pem --tls-key key.pem')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
       const server = await startServer({
@@ -63,9 +75,14 @@ function buildCli(): CAC {
         loginTimeoutMs: wholeNumber(options.loginTimeout, 'login-timeout', 1) * 1000,
         rateLimit: wholeNumber(options.rateLimit, 'rate-limit', 0),
         tls: tlsFiles(options),
+        web: webOptions(options),
         log: stderrLogger,
       });
       console.log(`chat server listening on ${server.hostname}:${server.port}`);
+      if (server.webPort !== undefined) {
+        const scheme = options.tlsCert === undefined ? 'http' : 'https';
+        console.log(`web client on ${scheme}://${String(options.webHost ?? options.host)}:${server.webPort}/`);
+      }
       stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})`);
       const shutdown = (signal: string) => {
         stderrLogger(`${signal}: shutting down`);

@@ -1,7 +1,7 @@
 // The chat server: starts the listeners (TCP, and the web one) and stops them. Everything else is
 // in ServerState (data), dispatch.ts (commands), transport/ (what every connection does) and the store.
 
-import type { TCPSocketListener } from 'bun';
+import type { Server, TCPSocketListener } from 'bun';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import type { Conn } from './connection.ts';
@@ -14,6 +14,8 @@ import { flushPresence } from './presence.ts';
 import { endSession } from './session.ts';
 import { makeConnEvents } from './transport/events.ts';
 import { listenTcp } from './transport/tcp.ts';
+import { serveWeb } from '../web/web-server.ts';
+import type { WsData } from '../web/ws-transport.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
 export interface ServeOptions extends Partial<ServerConfig> {
@@ -25,8 +27,10 @@ export interface ServeOptions extends Partial<ServerConfig> {
   credentials: string;
   /** Path of the database, or `:memory:`. */
   db: string;
-  /** PEM files; without them traffic is plain text. */
+  /** PEM files; without them traffic is plain text. They serve the web client too (HTTPS/WSS). */
   tls?: { cert: string; key: string };
+  /** WEB-1: also serve the web client and its WebSocket on this port (0: any free port). */
+  web?: { port: number; host?: string };
   log?: Logger;
   clock?: () => number;
 }
@@ -34,6 +38,8 @@ export interface ServeOptions extends Partial<ServerConfig> {
 export interface RunningServer {
   readonly port: number;
   readonly hostname: string;
+  /** The web client's port, when --web was given. */
+  readonly webPort: number | undefined;
   readonly state: ServerState;
   /** Tells every client, flushes, closes sockets and the database. */
   stop(): Promise<void>;
@@ -78,11 +84,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw new Error(`cannot listen on ${where}: ${(err as Error).message}`);
   }
 
+  let web: Server<WsData> | undefined;
+  if (options.web) {
+    const where = `${options.web.host ?? options.host ?? '0.0.0.0'}:${options.web.port}`;
+    try {
+      web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
+    } catch (err) {
+      listener.stop(true);
+      store.close();
+      const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw new Error(`web port ${options.web.port} is already in use (${where})`);
+      throw new Error(`cannot serve the web client on ${where}: ${(err as Error).message}`);
+    }
+  }
+
   const ticker = setInterval(() => state.wheel.advance(state.now()), state.wheel.tickMs);
   let stopping: Promise<void> | undefined;
   return {
     port: listener.port,
     hostname: listener.hostname,
+    webPort: web?.port,
     state,
     stop() {
       stopping ??= (async () => {
@@ -95,6 +116,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
+        await web?.stop(true);
         state.offline.flush();
         store.close();
       })();

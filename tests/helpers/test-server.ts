@@ -39,6 +39,8 @@ export interface TestServerOptions {
   ackTimeoutMs?: number;
   privateRequestMs?: number;
   outboxLimit?: number;
+  /** Also serve the web client and its WebSocket (WEB-1) on a free port. */
+  web?: boolean;
   /** Any other server setting (rate limit, caps, ...). */
   config?: Partial<ServerConfig>;
 }
@@ -49,6 +51,8 @@ export interface TestServer {
   readonly dir: string;
   readonly credentialsPath: string;
   readonly dbPath: string;
+  /** ws://127.0.0.1:<web port>/ws when started with `web`. */
+  readonly wsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -73,10 +77,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
+    ...(options.web && { web: { port: 0 } }),
     ...options.config,
   });
   if (options.clock) options.clock.server = server;
-  return { server, port: server.port, dir, credentialsPath, dbPath, stop: () => server.stop() };
+  return { server, port: server.port, dir, credentialsPath, dbPath, wsUrl: `ws://127.0.0.1:${server.webPort}/ws`, stop: () => server.stop() };
 }
 
 
