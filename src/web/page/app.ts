@@ -159,6 +159,7 @@ function enterChat(user: string, password: string, welcome: OkLine): void {
   ui.chatScreen.hidden = false;
   ui.connection.hidden = true;
   ui.me.textContent = `Logged in as ${user}`;
+  ui.loginMessage.textContent = '';
   ui.notifyButton.hidden = !('Notification' in window) || Notification.permission !== 'default';
   void refreshOnline();
   if (!history.current) ui.chatScreen.classList.add('show-list');
