@@ -83,7 +83,7 @@ function buildCli(): CAC {
         const scheme = options.tlsCert === undefined ? 'http' : 'https';
         console.log(`web client on ${scheme}://${String(options.webHost ?? options.host)}:${server.webPort}/`);
       }
-      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})`);
+      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
       const shutdown = (signal: string) => {
         stderrLogger(`${signal}: shutting down`);
         void server.stop().then(() => process.exit(0));
