@@ -14,12 +14,12 @@ const USAGE = 2;
 
 class UsageError extends Error {}
 
-function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER, option = name.includes('-')): number {
   const text = String(value);
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
-    const label = name.includes('-') ? `--${name}` : `<${name}>`;
+    const label = option ? `--${name}` : `<${name}>`;
     throw new UsageError(`${label} must be ${range}, not "${text}"`);
   }
   return n;
@@ -39,7 +39,7 @@ function webOptions(options: Record<string, unknown>): { port: number; host?: st
     if (options.webHost !== undefined) throw new UsageError('--web-host goes with --web <port>');
     return undefined;
   }
-  return { port: wholeNumber(options.web, 'web', 0, 65535), host: options.webHost === undefined ? undefined : String(options.webHost) };
+  return { port: wholeNumber(options.web, 'web', 0, 65535, true), host: options.webHost === undefined ? undefined : String(options.webHost) };
 }
 
 function buildCli(): CAC {

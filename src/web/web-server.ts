@@ -43,6 +43,9 @@ export function serveWeb(options: WebOptions, events: ConnEvents, log: (line: st
     hostname: options.host,
     port: options.port,
     tls: options.tls,
+    // Bun.serve shares a port with another listener by default (SO_REUSEPORT): a second server on the
+    // same port would get half the connections instead of a clear "in use".
+    reusePort: false,
     development: false,
     routes: { '/': page },
     fetch(req, server) {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { originAllowed } from '../../src/web/web-server.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
+import { SlowReader } from '../helpers/slow-reader.ts';
 import { SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 
@@ -207,4 +208,38 @@ describe('WEB-4 Origin check and Content-Security-Policy', () => {
     // Bun's 404 and our own responses carry the header too.
     expect((await fetch(`http://127.0.0.1:${s.server.webPort}/nothing`)).headers.get('content-security-policy')).toBe("default-src 'self'");
   });
+});
+
+describe('WEB-1 a slow reader over the WebSocket', () => {
+  test('WEB-1 is cut off past the outbox bound (what the WebSocket holds counts); senders hear stored; others are served', async () => {
+    const s = await start({ outboxLimit: 64 * 1024, config: { rateLimit: 0 } });
+    const { state } = s.server;
+    const hans = await tcpUser('hans');
+    const yoda = await tcpUser('yoda');
+    const reader = await SlowReader.loginAndStopWs(s.server.webPort as number, 'luke', PASSWORDS.luke as string);
+    try {
+      await hans.presence('luke', true);
+      let sent = 0;
+      while (state.sessions.has('luke')) {
+        if (sent > 20_000) throw new Error(`luke is still online after ${sent} messages of 1900 characters`);
+        let batch = '';
+        for (let i = 0; i < 100; i++, sent++) batch += `#m${sent} message luke m${sent} ${'x'.repeat(1900)}\n`;
+        hans.write(batch);
+        expect((await hans.request('whoelse')).code).toBe('users');
+        expect((await yoda.request('whoelse')).code).toBe('users');
+      }
+      // (A paused socket never reads the server's close: the others are told instead.)
+      const loggedOut = (l: { type: string; online?: unknown; users?: unknown }) => l.type === 'presence' && l.online === false && (l.users as string[]).includes('luke');
+      if (yoda.seen(loggedOut).length === 0) await yoda.waitFor(loggedOut, 'presence luke out');
+      // Nothing was acknowledged by the reader: every message it was sent is stored for it (OFF-1).
+      for (let i = 0; i < sent; i++) {
+        const tag = `m${i}`;
+        const reply = hans.seen((l) => l.re === tag)[0] ?? (await hans.waitFor((l) => l.re === tag));
+        expect(reply.code).toBe('stored');
+      }
+      expect(state.store.countFor('luke')).toBe(sent);
+    } finally {
+      reader.destroy();
+    }
+  }, 20_000);
 });
