@@ -14,7 +14,7 @@ import { startTestServer, tempDir, type TestServer } from '../helpers/test-serve
 interface PageNode {
   textContent: string | null;
 }
-declare const document: { getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
+declare const document: { activeElement: unknown; getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
 declare const localStorage: Record<string, string>;
 declare const sessionStorage: Record<string, string>;
 
@@ -149,6 +149,37 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     await sendText(page, 'hi from the web');
     expect(await yoda.event('broadcast')).toMatchObject({ from: 'hans', body: 'hi from the web' });
     await page.waitForSelector('#messages li.mine .fate-sent', WAIT);
+  });
+
+  test('WEB-2 keyboard only: log in, pick a conversation, send', async () => {
+    await start();
+    const yoda = await tcp('yoda');
+    const page = await newPage();
+    await page.keyboard.type('hans'); // the username field has the focus
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORDS.hans as string);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#chat-screen:not([hidden])', WAIT);
+    await page.waitForSelector('#people button[data-name="yoda"]', WAIT);
+    for (let i = 0; i < 25 && (await page.evaluate(() => (document.activeElement as { dataset?: { name?: string } } | null)?.dataset?.name)) !== 'yoda'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('sent without a mouse');
+    await page.keyboard.press('Enter');
+    expect(await yoda.event('message')).toMatchObject({ from: 'hans', body: 'sent without a mouse' });
+  });
+
+  test("WEB-2 a pasted block of lines goes out in order, paced to the server's rate limit: none refused", async () => {
+    await start({ config: { rateLimit: 4 } });
+    const yoda = await tcp('yoda');
+    const page = await newPage();
+    await logIn(page, 'hans');
+    await open(page, 'yoda');
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`);
+    await page.fill('#text', lines.join('\n'));
+    await page.press('#text', 'Enter');
+    for (const line of lines) expect(await yoda.event('message')).toMatchObject({ body: line });
+    await page.waitForFunction(() => document.querySelectorAll('#messages li.mine .fate-delivered').length === 30, undefined, { timeout: 15_000 });
+    expect(await page.$$('#messages .fate-refused')).toHaveLength(0);
   });
 
   test('WEB-4 a message with HTML shows literally; nothing runs', async () => {

@@ -10,6 +10,8 @@ import { Wire, type Reply } from './wire.ts';
 /** The server's text limit, in code points (docs/PROTOCOL.md). */
 const MAX_TEXT_CHARS = 2000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+/** Reconnects answered "already online" before the page believes it (about 15 s of backoff). */
+const ALREADY_ONLINE_TRIES = 5;
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 
@@ -155,6 +157,7 @@ function enterChat(user: string, password: string, welcome: OkLine): void {
   pending = undefined;
   attempt = 0;
   history = new History(localStorage, History.keyFor(welcome.server, user));
+  wire?.pace(welcome.rateLimit);
   ui.loginScreen.hidden = true;
   ui.chatScreen.hidden = false;
   ui.connection.hidden = true;
@@ -216,15 +219,17 @@ async function reconnect(): Promise<void> {
     enterChat(user, password, reply);
     return;
   }
-  if (reply.type === 'error' && reply.code === 'already-online') {
-    // The server has not yet noticed the old connection is gone: it will, soon.
+  if (reply.type === 'error' && reply.code === 'already-online' && attempt < ALREADY_ONLINE_TRIES) {
+    // Most often the server has not yet noticed that the old connection is gone: it will, soon.
+    // If it still says so after a few tries, the user really is logged in elsewhere.
     ui.connection.textContent = `The server still sees ${user} as online; trying again…`;
     w.close();
     return;
   }
   wire = undefined;
   w.close();
-  showLogin(reply.type === 'error' ? reply.text : 'Could not log in again.');
+  const text = reply.type === 'error' && reply.code === 'already-online' ? `${user} is now logged in somewhere else (another tab, browser or terminal). One session per user: log out there first.` : reply.type === 'error' ? reply.text : 'Could not log in again.';
+  showLogin(text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ function receive(line: MessageLine): void {
 function flushAck(): void {
   if (ackUpTo === 0) return;
   history?.save();
-  wire?.send(`ack ${ackUpTo}`);
+  wire?.notify(`ack ${ackUpTo}`);
   ackUpTo = 0;
 }
 
