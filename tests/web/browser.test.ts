@@ -14,7 +14,7 @@ import { startTestServer, tempDir, type TestServer } from '../helpers/test-serve
 interface PageNode {
   textContent: string | null;
 }
-declare const document: { activeElement: unknown; getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
+declare const document: { title: string; activeElement: unknown; dispatchEvent(event: unknown): boolean; getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
 declare const localStorage: Record<string, string>;
 declare const sessionStorage: Record<string, string>;
 
@@ -180,6 +180,42 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     for (const line of lines) expect(await yoda.event('message')).toMatchObject({ body: line });
     await page.waitForFunction(() => document.querySelectorAll('#messages li.mine .fate-delivered').length === 30, undefined, { timeout: 15_000 });
     expect(await page.$$('#messages .fate-refused')).toHaveLength(0);
+  });
+
+  test('WEB-2 while the tab is hidden a direct message notifies and counts as unread, even in the open conversation', async () => {
+    await start();
+    const yoda = await tcp('yoda');
+    const page = await newPage();
+    await page.context().grantPermissions(['notifications'], { origin: base() });
+    // A hidden tab, and a Notification that records what it was asked to show.
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as { hiddenTab: boolean; notes: string[]; Notification: unknown };
+      w.hiddenTab = false;
+      w.notes = [];
+      Object.defineProperty(document, 'hidden', { get: () => w.hiddenTab });
+      w.Notification = class {
+        static permission = 'granted';
+        static requestPermission = async () => 'granted';
+        constructor(title: string, options: { body: string }) {
+          w.notes.push(`${title}: ${options.body}`);
+        }
+      };
+    });
+    await page.reload();
+    await logIn(page, 'hans');
+    await open(page, 'yoda');
+    await page.evaluate(() => {
+      (globalThis as unknown as { hiddenTab: boolean }).hiddenTab = true;
+    });
+    yoda.send('message hans are you there?');
+    await waitBody(page, 'are you there?');
+    expect(await page.evaluate(() => (globalThis as unknown as { notes: string[] }).notes)).toEqual(['chat: yoda: are you there?']);
+    expect(await page.title()).toBe('(1) chat — hans');
+    await page.evaluate(() => {
+      (globalThis as unknown as { hiddenTab: boolean }).hiddenTab = false;
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForFunction(() => document.title === 'chat — hans', undefined, WAIT);
   });
 
   test('WEB-4 a message with HTML shows literally; nothing runs', async () => {

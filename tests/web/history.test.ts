@@ -50,6 +50,9 @@ describe('History', () => {
     expect(h.unreadTotal()).toBe(2);
     h.current = 'leia';
     expect(h.unreadTotal()).toBe(1);
+    // The open conversation counts too while the user is not looking (the tab is hidden).
+    h.receive('leia', message(4, 'leia'), false);
+    expect(h.conversation('leia').unread).toBe(1);
   });
 
   test('orphan: own messages still waiting when the connection dropped become unknown', () => {

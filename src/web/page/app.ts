@@ -265,7 +265,7 @@ function receive(line: MessageLine): void {
   if (!history || !me) return;
   const conversation = line.type === 'broadcast' ? EVERYONE : line.from;
   const entry: Entry & { id: number } = { id: line.id, from: line.from, at: line.at, body: line.body, ...(line.offline && { offline: true }) };
-  const fresh = history.receive(conversation, entry);
+  const fresh = history.receive(conversation, entry, conversation === history.current && !document.hidden);
   if (fresh) {
     if (conversation === history.current) append(entry);
     if (line.type === 'message' && document.hidden) notify(line.from, line.body);
@@ -291,6 +291,14 @@ function notify(from: string, body: string): void {
     // Some browsers only allow notifications from a service worker: the title still counts.
   }
 }
+
+// Back to the tab: the open conversation has been read.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden || !history?.current) return;
+  history.current = history.current;
+  history.save();
+  renderPeople();
+});
 
 ui.notifyButton.addEventListener('click', () => {
   void Notification.requestPermission().then(() => {

@@ -112,12 +112,13 @@ export class History {
    * A routed message from the server. Returns false (and keeps nothing) when its id was shown
    * before: after a reload or a reconnect the server sends again what was not acknowledged.
    */
-  receive(conversation: string, entry: Entry & { id: number }): boolean {
+  receive(conversation: string, entry: Entry & { id: number }, looking = this.data.current === conversation): boolean {
     if (entry.id <= this.data.seen) return false;
     this.data.seen = entry.id;
     const c = this.conversation(conversation);
     this.push(c, entry);
-    if (this.data.current !== conversation) c.unread++;
+    // Unread unless it is the open conversation and the user is looking at it (the tab is visible).
+    if (!looking) c.unread++;
     return true;
   }
 
