@@ -249,6 +249,32 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(await page.context().cookies()).toHaveLength(0);
   });
 
+  test('WEB-2 a backlog of hundreds of stored messages is shown once, in order, without tripping the rate limit', async () => {
+    const first = await start({ config: { rateLimit: 0 } });
+    const yoda = await tcp('yoda');
+    const count = 300;
+    let batch = '';
+    for (let i = 0; i < count; i++) batch += `#s${i} message hans backlog ${i}\n`;
+    yoda.write(batch);
+    await yoda.waitFor((l) => l.re === `s${count - 1}`);
+    yoda.kill();
+    await first.stop();
+    // A tight budget (1 command a second, bursts of 5): an ack a message would be a flood.
+    server = await startTestServer({ dir: first.dir, port: first.port, web: true, config: { rateLimit: 1 } });
+    const page = await newPage();
+    await logIn(page, 'hans');
+    await open(page, 'yoda');
+    await waitBody(page, `backlog ${count - 1}`);
+    expect(await bodies(page)).toEqual(Array.from({ length: count }, (_, i) => `backlog ${i}`));
+    // Everything was acknowledged: nothing is left stored, and the page is still connected.
+    const store = server.server.state.store;
+    // (The last ack leaves at most 50 ms after the last message; the store has no hook to wait on.)
+    for (let i = 0; i < 100 && store.countFor('hans') > 0; i++) await Bun.sleep(20);
+    expect(store.countFor('hans')).toBe(0);
+    expect(await page.isVisible('#connection')).toBe(false);
+    expect(server.server.state.sessions.has('hans')).toBe(true);
+  });
+
   test('WEB-2 block and unblock from the conversation', async () => {
     await start();
     const yoda = await tcp('yoda');

@@ -58,8 +58,14 @@ let pending: { user: string; newAccount: boolean } | undefined;
 let byeCode: string | undefined;
 let attempt = 0;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
-/** Highest message id handled and not yet acknowledged. */
+/** Highest message id handled and not yet acknowledged, and the timer that will. */
 let ackUpTo = 0;
+let ackTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * Acks are cumulative and cost the rate budget: one for everything that came within this long
+ * (each frame is its own task, so a backlog of thousands would otherwise send thousands of acks).
+ */
+const ACK_DELAY_MS = 50;
 const items = new WeakMap<Entry, HTMLLIElement>();
 
 // ---------------------------------------------------------------------------------------------
@@ -273,10 +279,11 @@ function receive(line: MessageLine): void {
   }
   // Saved before the server hears the ack, so a reload never shows it again (WEB-3).
   ackUpTo = Math.max(ackUpTo, line.id);
-  queueMicrotask(flushAck);
+  ackTimer ??= setTimeout(flushAck, ACK_DELAY_MS);
 }
 
 function flushAck(): void {
+  ackTimer = undefined;
   if (ackUpTo === 0) return;
   history?.save();
   wire?.notify(`ack ${ackUpTo}`);
