@@ -19,6 +19,12 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
+/** Puts `text` in `where` (as text) and moves the focus, if asked. */
+export function say(where: HTMLElement, text: string, focus?: HTMLElement): void {
+  where.textContent = text;
+  focus?.focus();
+}
+
 export function title(conversation: string): string {
   return conversation === EVERYONE ? 'Everyone (broadcasts)' : conversation;
 }
