@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, skipReason } from '../helpers/browser.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
-import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { FakeClock, SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { startServer } from '../../src/server/server.ts';
 
 // The callbacks given to page.evaluate and waitForFunction run in the page; these are the page's
 // globals they use (the tests' own types have no DOM).
@@ -376,6 +377,36 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(await bodies(page)).toEqual(['before the restart', 'after the restart']);
     await sendText(page, 'welcome back');
     expect(await again.event('message')).toMatchObject({ body: 'welcome back' });
+  });
+
+  test('WEB-2 an inactivity timeout logs the page out, saying why, and it does not reconnect', async () => {
+    const clock = new FakeClock();
+    await start({ clock, timeoutSeconds: 30 });
+    const page = await newPage();
+    await logIn(page, 'hans');
+    clock.advance(30_000);
+    await page.waitForSelector('#login-screen:not([hidden])', WAIT);
+    expect(await page.textContent('#login-message')).toContain('without activity');
+    expect(await page.isVisible('#connection')).toBe(false); // no "reconnecting" banner
+    expect(server?.server.state.sessions.has('hans')).toBe(false);
+  });
+
+  test('WEB-1 over HTTPS and WSS with the TLS options', async () => {
+    const dir = tempDir();
+    const made = Bun.spawnSync(['bash', join(import.meta.dir, '../../scripts/make-cert.sh'), dir]);
+    if (!made.success) throw new Error(`scripts/make-cert.sh failed (is openssl installed?): ${made.stderr.toString()}`);
+    await Bun.write(join(dir, 'credentials.txt'), SAMPLE_CREDENTIALS);
+    const running = await startServer({ port: 0, host: '127.0.0.1', blockDurationMs: 60_000, timeoutMs: 300_000, credentials: join(dir, 'credentials.txt'), db: ':memory:', tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }, web: { port: 0 } });
+    try {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      contexts.push(context);
+      const page = await context.newPage();
+      await page.goto(`https://127.0.0.1:${running.webPort}/`);
+      await logIn(page, 'hans');
+      expect(running.state.sessions.get('hans')?.conn.transport.kind).toBe('web');
+    } finally {
+      await running.stop();
+    }
   });
 
   test('WEB-4 a page from another origin cannot open the WebSocket', async () => {

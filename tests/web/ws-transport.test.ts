@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { originAllowed } from '../../src/web/web-server.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { SlowReader } from '../helpers/slow-reader.ts';
-import { SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { FakeClock, SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 
 let server: TestServer | undefined;
@@ -103,6 +103,19 @@ describe('WEB-1 the WebSocket carries the line protocol into the same session', 
     const refused = await ws();
     expect(await refused.event('error', { code: 'too-many-connections' })).toMatchObject({ text: expect.stringContaining('127.0.0.1') });
     await refused.waitClosed();
+  });
+
+  test('WEB-1 the login deadline and the inactivity timeout hold over the WebSocket', async () => {
+    const clock = new FakeClock();
+    await start({ clock, timeoutSeconds: 30, config: { loginTimeoutMs: 5000 } });
+    const idle = await ws();
+    const hans = await webUser('hans');
+    clock.advance(5001);
+    expect(await idle.event('error', { code: 'login-timeout' })).toBeDefined();
+    await idle.waitClosed();
+    clock.advance(30_000);
+    expect(await hans.event('bye', { code: 'timeout' })).toBeDefined();
+    await hans.waitClosed();
   });
 
   test('WEB-1 invalid UTF-8 in a binary frame gets bad-utf8 and the session goes on', async () => {
