@@ -42,7 +42,7 @@ function connect(): Wire {
   return w;
 }
 
-function showLogin(message = ''): void {
+function showLogin(message = '', info = false): void {
   page.me = undefined;
   page.history = undefined;
   pending = undefined;
@@ -54,7 +54,7 @@ function showLogin(message = ''): void {
   ui.username.disabled = false;
   ui.password.value = '';
   ui.repeat.value = '';
-  ui.loginMessage.textContent = message;
+  say(ui.loginMessage, message, undefined, info);
   document.title = 'chat';
   (ui.username.value ? ui.password : ui.username).focus();
 }
@@ -80,7 +80,7 @@ async function submitLogin(): Promise<void> {
   if (pending?.newAccount && pending.user === user) {
     if (ui.repeat.value !== password) return say(ui.loginMessage, 'The two passwords differ: type the same one twice.', ui.repeat);
   }
-  ui.loginMessage.textContent = 'Logging in…';
+  say(ui.loginMessage, 'Logging in…', undefined, true);
   let w = page.wire;
   if (!w || !w.open || pending?.user !== user) {
     w?.close();
@@ -100,7 +100,7 @@ async function submitLogin(): Promise<void> {
       ui.repeatRow.hidden = false;
       ui.loginBack.hidden = false;
       ui.username.disabled = true;
-      return say(ui.loginMessage, `${user} has no account yet. Type the password again to create it.`, ui.repeat);
+      return say(ui.loginMessage, `${user} has no account yet. Type the password again to create it.`, ui.repeat, true);
     }
   }
   const reply = await w.request(`password ${password}`);
@@ -153,7 +153,7 @@ function onClose(code: number): void {
     ui.username.disabled = false;
     return;
   }
-  if (byeCode === 'logout') return showLogin('You logged out.');
+  if (byeCode === 'logout') return showLogin('You logged out.', true);
   if (byeCode === 'timeout') return showLogin('You were logged out after a while without activity. Log in again to go on.');
   reconnectLater();
 }
@@ -279,7 +279,7 @@ ui.logoutButton.addEventListener('click', () => {
     void page.wire.request('logout');
   } else {
     page.wire = undefined;
-    showLogin('You logged out.');
+    showLogin('You logged out.', true);
   }
 });
 

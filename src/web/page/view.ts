@@ -19,9 +19,10 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
-/** Puts `text` in `where` (as text) and moves the focus, if asked. */
-export function say(where: HTMLElement, text: string, focus?: HTMLElement): void {
+/** Puts `text` in `where` (as text) and moves the focus, if asked. `info`: not an error. */
+export function say(where: HTMLElement, text: string, focus?: HTMLElement, info = false): void {
   where.textContent = text;
+  where.classList.toggle('info', info);
   focus?.focus();
 }
 
