@@ -14,12 +14,12 @@ const USAGE = 2;
 
 class UsageError extends Error {}
 
-function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER, option = name.includes('-')): number {
+function wholeNumber(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const text = String(value);
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
-    const label = option ? `--${name}` : `<${name}>`;
+    const label = name.startsWith('--') ? name : name.includes('-') ? `--${name}` : `<${name}>`;
     throw new UsageError(`${label} must be ${range}, not "${text}"`);
   }
   return n;
@@ -39,7 +39,7 @@ function webOptions(options: Record<string, unknown>): { port: number; host?: st
     if (options.webHost !== undefined) throw new UsageError('--web-host goes with --web <port>');
     return undefined;
   }
-  return { port: wholeNumber(options.web, 'web', 0, 65535, true), host: options.webHost === undefined ? undefined : String(options.webHost) };
+  return { port: wholeNumber(options.web, '--web', 0, 65535), host: options.webHost === undefined ? undefined : String(options.webHost) };
 }
 
 function buildCli(): CAC {
@@ -54,6 +54,15 @@ function buildCli(): CAC {
     .option('--max-per-address <n>', 'Connections from one address (0: no cap)', { default: 100 })
     .option('--login-timeout <seconds>', 'Time a new connection has to log in', { default: 60 })
     .option('--rate-limit <n>', 'Commands a second per connection, bursts of 5x (0: no limit)', { default: 20 })
+    .option('--reserve <n>', 'Connections kept for users who log in when strangers fill the server (at most a tenth of --max-connections)', { default: 1000 })
+    .option('--handshake-timeout <seconds>', 'With TLS: time a new connection has to finish its handshake', { default: 10 })
+    .option('--max-auth-failures <n>', 'Failed logins from one address (IPv6: its /64) in 10 minutes that ban it (0: no ban)', { default: 20 })
+    .option('--ban <seconds>', 'How long the first ban lasts; each ban within a day of the last lasts twice as long', { default: 600 })
+    .option('--max-checks-per-address <n>', 'Password checks one address may have waiting at once (0: no cap)', { default: 8 })
+    .option('--registrations-per-address <n>', 'New accounts from one address an hour (0: no limit)', { default: 10 })
+    .option('--registrations-total <n>', 'New accounts an hour in total (0: no limit)', { default: 500 })
+    .option('--offline-quota <n>', 'Messages that may wait for one offline user (0: no limit)', { default: 1000 })
+    .option('--offline-quota-bytes <n>', 'Bytes of text that may wait for one offline user (0: no limit)', { default: 1024 * 1024 })
     .option('--tls-cert <file>', 'Serve over TLS with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
     .option('--web <port>', 'Also serve the web client (a page and its WebSocket) on this port; HTTPS with --tls-cert')
@@ -74,6 +83,15 @@ function buildCli(): CAC {
         maxPerAddress: wholeNumber(options.maxPerAddress, 'max-per-address', 0),
         loginTimeoutMs: wholeNumber(options.loginTimeout, 'login-timeout', 1) * 1000,
         rateLimit: wholeNumber(options.rateLimit, 'rate-limit', 0),
+        reservedConnections: wholeNumber(options.reserve, '--reserve', 0),
+        handshakeTimeoutMs: wholeNumber(options.handshakeTimeout, 'handshake-timeout', 1) * 1000,
+        maxAuthFailures: wholeNumber(options.maxAuthFailures, 'max-auth-failures', 0),
+        banMs: wholeNumber(options.ban, '--ban', 1) * 1000,
+        checksPerAddress: wholeNumber(options.maxChecksPerAddress, 'max-checks-per-address', 0),
+        registrationsPerAddress: wholeNumber(options.registrationsPerAddress, 'registrations-per-address', 0),
+        registrationsTotal: wholeNumber(options.registrationsTotal, 'registrations-total', 0),
+        offlineQuotaMessages: wholeNumber(options.offlineQuota, 'offline-quota', 0),
+        offlineQuotaBytes: wholeNumber(options.offlineQuotaBytes, 'offline-quota-bytes', 0),
         tls: tlsFiles(options),
         web: webOptions(options),
         log: stderrLogger,

@@ -74,6 +74,19 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           '25000',
           '--login-timeout',
           '600',
+          // Every generator connects from 127.0.0.1: the per-address limits would measure themselves.
+          '--max-auth-failures',
+          '0',
+          '--max-checks-per-address',
+          '0',
+          '--registrations-per-address',
+          '0',
+          '--registrations-total',
+          '0',
+          '--offline-quota',
+          '0',
+          '--offline-quota-bytes',
+          '0',
           ...(options.web ? ['--web', '0'] : []),
         ]
       : [process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];

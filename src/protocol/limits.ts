@@ -6,8 +6,12 @@ export const MAX_LINE_BYTES = 8192;
 export const MAX_TEXT_CHARS = 2000;
 /** Longest username, in characters. */
 export const MAX_NAME_CHARS = 32;
+/** Shortest username a new account may take, in characters (existing accounts keep theirs). */
+export const MIN_NAME_CHARS = 2;
 /** Longest password, in characters. */
 export const MAX_PASSWORD_CHARS = 128;
+/** Shortest password for a new account, in characters (existing accounts keep theirs). */
+export const MIN_PASSWORD_CHARS = 8;
 /** Longest request tag (`#tag`), in characters. */
 export const MAX_TAG_CHARS = 16;
 

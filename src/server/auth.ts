@@ -1,7 +1,8 @@
 // Logging in (AUTH-*): `login <user>` then `password <password>`; registration, lockout, one session per user.
 
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
-import { BURST_SECONDS } from '../protocol/limits.ts';
+import { BURST_SECONDS, MIN_PASSWORD_CHARS } from '../protocol/limits.ts';
+import { usernameProblem } from '../protocol/usernames.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
@@ -19,9 +20,12 @@ export function login(ctx: Context, [user]: readonly string[]): void {
   const name = user as string;
   const { state, conn } = ctx;
   conn.pendingUser = undefined;
+  refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
+    refuseBadName(ctx, name);
+    refuseIfTooManyRegistrations(ctx);
     conn.pendingUser = name;
     conn.newAccount = true;
     ctx.ok('new-account', { user: name, text: `${name} is a new account: choose a password` });
@@ -38,23 +42,48 @@ export function makePasswordHandler(register: Registrar) {
     const { state, conn } = ctx;
     const name = conn.pendingUser;
     if (name === undefined) throw new ChatError(ErrorCode.NoUsername, 'Send login <user> first');
+    refuseIfBanned(ctx);
     refuseIfLocked(ctx, name);
     refuseIfOnline(ctx, name);
     if (conn.newAccount && !state.accounts.has(name)) {
+      if ([...(secret as string)].length < MIN_PASSWORD_CHARS) {
+        throw new ChatError(ErrorCode.PasswordTooShort, `A new account's password needs at least ${MIN_PASSWORD_CHARS} characters; send a longer one`);
+      }
+      // Checked again: a similar name may have registered since `login`.
+      refuseBadName(ctx, name);
+      refuseIfTooManyRegistrations(ctx);
+      state.registrations.record(conn.key, state.now());
+      state.allRegistrations.record('', state.now());
       // Claim the name now, so that a second registration of it racing this one is checked as a login.
       state.accounts.set(name, secret as string);
+      state.indexName(name);
       try {
         state.accounts.set(name, await register(name, secret as string));
       } catch (err) {
         state.accounts.delete(name);
+        state.unindexName(name);
         if (err instanceof ChatError) throw err;
         state.log(`registration of ${name} failed: ${String(err)}`);
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
-      state.log(`new account ${name}`);
-    } else if (!(await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing))) {
-      recordFailure(ctx, name);
-      return;
+      // Whatever waits for an earlier holder of the name is not the newcomer's (SEC-4).
+      state.offline.flush();
+      state.store.forgetUser(name);
+      state.mailboxes.delete(name);
+      state.blocks.delete(name);
+      state.log(`new account ${name} from ${conn.address}`);
+    } else {
+      // SEC-1: the guess takes one of the name's three strikes before it is checked, so however
+      // many arrive at once, at most three wrong ones are ever checked per lock period.
+      await reserveStrike(ctx, name);
+      let right = false;
+      try {
+        right = await checkPassword(secret as string, state.accounts.get(name) as string, state.hashing, conn.key);
+        if (!right) recordFailure(ctx, name);
+      } finally {
+        releaseStrike(state, name);
+      }
+      if (!right) return;
     }
     if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
@@ -65,6 +94,66 @@ export function makePasswordHandler(register: Registrar) {
     // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
     startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, ...budget }));
   };
+}
+
+/**
+ * Waits until a strike is free for `name`: fewer than MAX_FAILURES wrong passwords counted plus
+ * checks running. Refuses (and closes) when the name is or becomes locked meanwhile.
+ */
+async function reserveStrike(ctx: Context, name: string): Promise<void> {
+  const { state } = ctx;
+  for (;;) {
+    if (ctx.conn.closed) throw new ChatError(ErrorCode.Locked, 'closed');
+    refuseIfLocked(ctx, name);
+    let strikes = state.strikes.get(name);
+    if (!strikes) state.strikes.set(name, (strikes = { checking: 0, waiters: [] }));
+    if ((state.failures.get(name) ?? 0) + strikes.checking < MAX_FAILURES) {
+      strikes.checking++;
+      return;
+    }
+    await new Promise<void>((resolve) => strikes.waiters.push(resolve));
+  }
+}
+
+/** A check for `name` is over (its failure, if any, already counted): the guesses waiting look again. */
+function releaseStrike(state: ServerState, name: string): void {
+  const strikes = state.strikes.get(name);
+  if (!strikes) return;
+  strikes.checking--;
+  const waiters = strikes.waiters.splice(0);
+  if (strikes.checking === 0 && waiters.length === 0) state.strikes.delete(name);
+  for (const wake of waiters) wake();
+}
+
+/** SEC-3: a new name must be from the safe set and must not pass for an existing one. */
+function refuseBadName(ctx: Context, name: string): void {
+  const problem = usernameProblem(name);
+  if (problem) throw new ChatError(ErrorCode.BadUsername, `That username cannot be registered: ${problem}`);
+  const other = ctx.state.similarName(name);
+  if (other !== undefined) throw new ChatError(ErrorCode.NameTaken, `That username is too much like the existing ${JSON.stringify(other)} (by case or look-alike letters); choose another`);
+}
+
+/** SEC-2: an address with too many failed logins is banned for a while (ejabberd's mod_fail2ban). */
+function refuseIfBanned(ctx: Context): void {
+  const left = ctx.state.bans.bannedFor(ctx.conn.key, ctx.state.now());
+  if (left <= 0) return;
+  ctx.conn.close('banned', errorLine(ctx.tag, ErrorCode.Banned, `Too many failed logins from ${ctx.conn.address}; try again in ${Math.ceil(left / 1000)} s`));
+  throw new ChatError(ErrorCode.Banned, 'banned');
+}
+
+/** SEC-2: new accounts per address and in total, per window (ejabberd's registration_timeout). */
+function refuseIfTooManyRegistrations(ctx: Context): void {
+  const { state, conn } = ctx;
+  const now = state.now();
+  const mine = state.registrations.full(conn.key, now);
+  if (!mine && !state.allRegistrations.full('', now)) return;
+  const counter = mine ? state.registrations : state.allRegistrations;
+  const wait = Math.ceil(counter.waitMs(mine ? conn.key : '', now) / 60_000);
+  const hours = state.config.registrationWindowMs / 3600_000;
+  const per = hours === 1 ? 'an hour' : `${hours} hours`;
+  state.log(`refused a registration from ${conn.address}: ${mine ? `${counter.max} from ${conn.key}` : `${counter.max} in total`} in ${per}`);
+  const who = mine ? `from ${conn.address}` : 'on this server';
+  throw new ChatError(ErrorCode.RegistrationLimit, `Too many new accounts ${who} (at most ${counter.max} in ${per}); try again in ${wait} min`);
 }
 
 function refuseIfOnline(ctx: Context, name: string): void {
@@ -86,6 +175,15 @@ function refuseIfLocked(ctx: Context, name: string): void {
 function recordFailure(ctx: Context, name: string): void {
   const { state } = ctx;
   const failures = (state.failures.get(name) ?? 0) + 1;
+  state.log(`failed login for ${name} from ${ctx.conn.address} (${failures} of ${MAX_FAILURES})`);
+  const ban = state.bans.fail(ctx.conn.key, state.now());
+  if (ban > 0) {
+    state.log(`ban ${ctx.conn.key} for ${ban / 1000} s: ${state.config.maxAuthFailures} failed logins within 10 min`);
+    if (failures < MAX_FAILURES) state.failures.set(name, failures);
+    else lock(state, name);
+    ctx.conn.close('banned', errorLine(ctx.tag, ErrorCode.Banned, `Too many failed logins from ${ctx.conn.address}; try again in ${ban / 1000} s`));
+    return;
+  }
   if (failures < MAX_FAILURES) {
     state.failures.set(name, failures);
     ctx.error(ErrorCode.WrongPassword, `Wrong password (${MAX_FAILURES - failures} ${MAX_FAILURES - failures === 1 ? 'try' : 'tries'} left)`);

@@ -5,6 +5,7 @@ import { encodeLine } from '../protocol/server-lines.ts';
 import { Outbox, type TurnFlusher } from '../util/outbox.ts';
 import type { TimerId } from '../util/timer-wheel.ts';
 import type { RateLimiter } from '../util/rate-limiter.ts';
+import { addressKey } from './address-limits.ts';
 import type { Session } from './session.ts';
 import type { Transport } from './transport/transport.ts';
 
@@ -19,6 +20,10 @@ export type CloseReason =
   | 'line-too-long'
   | 'flood'
   | 'too-many-connections'
+  | 'banned'
+  | 'evicted'
+  | 'handshake-timeout'
+  | 'tls-failed'
   | 'shutdown';
 
 export class Conn {
@@ -40,6 +45,14 @@ export class Conn {
   loginTimer: TimerId | undefined;
   /** Undefined when the server has no rate limit. */
   limiter: RateLimiter | undefined;
+  /** Set by the TLS transport until the handshake is done: nothing written before then arrives. */
+  handshaking = false;
+  /** Closes the connection if its TLS handshake is not done in time (SEC-5). */
+  handshakeTimer: TimerId | undefined;
+  /** A rate-limit refusal was logged and no command has passed since (one log line per run). */
+  rateLimitLogged = false;
+  /** What per-address limits count this connection under (IPv6: its /64). */
+  readonly key: string;
 
   constructor(
     readonly transport: Transport,
@@ -49,6 +62,7 @@ export class Conn {
     outboxLimit: number,
   ) {
     this.outbox = new Outbox(transport, flusher, outboxLimit, () => this.abort('overflow'));
+    this.key = addressKey(address);
   }
 
   send(line: string): void {
@@ -64,6 +78,12 @@ export class Conn {
     this.outbox.close();
     this.closed = true;
     this.transport.end();
+  }
+
+  /** Closes with `lastLine`, or without a word while a TLS handshake is unfinished (it would be lost). */
+  refuse(reason: CloseReason, lastLine: string): void {
+    if (this.handshaking) this.abort(reason);
+    else this.close(reason, lastLine);
   }
 
   /** Closes with a `bye` line carrying `code` and `text`. */

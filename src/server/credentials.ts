@@ -50,7 +50,7 @@ export async function loadCredentials(path: string): Promise<Credentials> {
     if (code === 'ENOENT') return { accounts: new Map(), problems: [], existed: false };
     throw new Error(`cannot read credentials file ${path}: ${describe(err)}`);
   }
-  return { ...parseCredentials(text, path), existed: true };
+  return { ...parseCredentials(stripBom(text), path), existed: true };
 }
 
 /**
@@ -69,21 +69,87 @@ export class CredentialsAppender {
     return next;
   }
 
+  // Under the lock that `chat hash-credentials` takes too (SEC-4), so that its rewrite cannot drop
+  // the line. A program that replaces the file without the lock is caught afterwards: when the
+  // path no longer names the file written to, the line is written again to the one it names.
   private async write(line: string): Promise<void> {
-    const file = await open(this.path, 'a+');
-    try {
-      const { size } = await file.stat();
-      let prefix = '';
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await file.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) prefix = '\n';
+    await withFileLock(this.path, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (await appendLine(this.path, line)) return;
       }
-      await file.write(prefix + line);
-      await file.sync();
-    } finally {
-      await file.close();
+      throw new Error(`${this.path} keeps being replaced while the account is written`);
+    });
+  }
+}
+
+/** Appends one whole line and syncs; true when `path` still names the file written to. */
+async function appendLine(path: string, line: string): Promise<boolean> {
+  // 0600 when the file is created (SEC-7): it holds password hashes.
+  const file = await open(path, 'a+', 0o600);
+  try {
+    const { size, ino, dev } = await file.stat();
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await file.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
     }
+    await file.write(prefix + line);
+    await file.sync();
+    const now = await stat(path).catch(() => undefined);
+    return now !== undefined && now.ino === ino && now.dev === dev;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Runs `fn` holding `<path>.lock`, a file made with O_EXCL that holds the owner's pid. The server's
+ * appends and `chat hash-credentials` both take it; a lock whose process is gone is taken over.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const file = await open(lock, 'wx', 0o600);
+      await file.write(String(process.pid));
+      await file.close();
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A directory we may not write to: nobody can write a rewrite beside the file either.
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return fn();
+      if (code !== 'EEXIST') throw err;
+    }
+    const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    // Our own pid on a lock this process does not hold is a leftover (in a container the server
+    // is pid 1 at every start).
+    if (owner > 0 && (owner === process.pid ? !held.has(lock) : !alive(owner))) {
+      await unlink(lock).catch(() => {});
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${path} is locked by process ${owner || '?'} (${lock})`);
+    await Bun.sleep(10);
+  }
+  held.add(lock);
+  try {
+    return await fn();
+  } finally {
+    held.delete(lock);
+    await unlink(lock).catch(() => {});
+  }
+}
+
+/** Lock files this process holds now. */
+const held = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -103,18 +169,22 @@ export interface HashReport {
 }
 
 /**
- * `chat hash-credentials FILE`: replaces every plain password with its hash. The new file is
- * written beside the old one, synced, and renamed over it, so a crash leaves one or the other,
- * never a mix. If the file changes meanwhile (a registration), the work is redone.
+ * `chat hash-credentials FILE`: replaces every plain password with its hash. The hashing is done
+ * first, without the lock; then, holding the lock the server's registrations take too (SEC-4), the
+ * file is read again, lines added meanwhile are hashed as well, and the new file is written beside
+ * the old one, synced and renamed over it. A crash leaves one or the other, never a mix, and no
+ * registration the server acknowledged is lost.
  */
 export async function hashCredentialsFile(path: string, hash: (password: string) => Promise<string>, isHash: (secret: string) => boolean): Promise<HashReport> {
-  for (let attempt = 0; ; attempt++) {
-    let text: string;
+  const read = async () => {
     try {
-      text = await readFile(path, 'utf8');
+      return stripBom(await readFile(path, 'utf8'));
     } catch (err) {
       throw new Error(`cannot read credentials file ${path}: ${describe(err)}`);
     }
+  };
+  const done = new Map<string, string>();
+  const hashAll = async (text: string): Promise<{ lines: string[]; report: HashReport }> => {
     const report: HashReport = { hashed: 0, alreadyHashed: 0, problems: parseCredentials(text, path).problems };
     const lines = await Promise.all(
       text.split('\n').map(async (raw) => {
@@ -126,26 +196,41 @@ export async function hashCredentialsFile(path: string, hash: (password: string)
           return raw;
         }
         report.hashed++;
-        return `${user} ${await hash(secret)}`;
+        let line = done.get(raw);
+        if (line === undefined) done.set(raw, (line = `${user} ${await hash(secret)}`));
+        return line;
       }),
     );
+    return { lines, report };
+  };
+  await hashAll(await read());
+  return withFileLock(path, async () => {
+    const { lines, report } = await hashAll(await read());
     if (report.hashed === 0) return report;
     const { mode } = await stat(path);
     const temp = `${path}.tmp-${process.pid}`;
-    const file = await open(temp, 'w', mode);
+    const file = await open(temp, 'w', mode & 0o777);
     try {
       await file.write(lines.join('\n'));
       await file.sync();
     } finally {
       await file.close();
     }
-    if ((await readFile(path, 'utf8')) !== text && attempt < 3) {
-      await unlink(temp);
-      continue;
-    }
     await rename(temp, path);
     const dir = await open(dirname(path), 'r');
     await dir.sync().finally(() => dir.close());
     return report;
-  }
+  });
+}
+
+/** A byte-order mark at the start is not part of the first username (editors on Windows add it). */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** SEC-7: a line for the log when a file holding secrets can be read by others than its owner. */
+export async function exposureWarning(path: string, what: string): Promise<string | undefined> {
+  const mode = (await stat(path).catch(() => undefined))?.mode;
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  return `${what} ${path} can be read by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`;
 }

@@ -4,7 +4,7 @@ import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { deliveredLine, encodeMessage, errorLine, okLine } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { Context } from './context.ts';
-import type { Outcome, Session, Unacked } from './session.ts';
+import type { Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
 // message <user> <text>
@@ -24,10 +24,32 @@ export function message(ctx: Context, [to, body]: readonly string[]): void {
     else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
     else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
   };
+  const target = state.sessions.get(to as string);
+  if (!target) checkQuota(state, to as string, body as string);
   const msg: StoredMessage = { id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string };
-  const target = state.sessions.get(msg.to);
   if (target) sendOnline(state, target, msg, outcome);
   else store(state, msg, outcome, `${msg.to} is offline and will get it at their next login`);
+}
+
+/** SEC-6: an offline user's stored messages are bounded in number and bytes; the sender is told when full. */
+function checkQuota(state: ServerState, to: string, body: string): void {
+  const { offlineQuotaMessages: maxCount, offlineQuotaBytes: maxBytes } = state.config;
+  if (maxCount <= 0 && maxBytes <= 0) return;
+  const box = mailbox(state, to);
+  const bytes = Buffer.byteLength(body);
+  if ((maxCount > 0 && box.count + 1 > maxCount) || (maxBytes > 0 && box.bytes + bytes > maxBytes)) {
+    throw new ChatError(ErrorCode.MailboxFull, `${to} has too many messages waiting (${box.count}, ${Math.ceil(box.bytes / 1024)} KiB); yours was not stored. Try again after they log in`);
+  }
+}
+
+/** What waits for `user` in the store, counted once and then kept up to date (ServerState.mailboxes). */
+function mailbox(state: ServerState, user: string): { count: number; bytes: number } {
+  let box = state.mailboxes.get(user);
+  if (!box) {
+    state.offline.flush();
+    state.mailboxes.set(user, (box = state.store.usageFor(user)));
+  }
+  return box;
 }
 
 // broadcast <text>
@@ -44,7 +66,8 @@ export function broadcast(ctx: Context, [body]: readonly string[]): void {
       skipped++;
       continue;
     }
-    session.conn.send(line);
+    if (session.held) hold(session, { line });
+    else session.conn.send(line);
     reached++;
   }
   if (skipped > 0) ctx.ok('partial', { id, reached, text: 'Your broadcast did not reach some users' });
@@ -68,22 +91,40 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
   }
   if (session.storedUpTo > 0) {
     state.offline.ack(session.name, Math.min(limit, session.storedUpTo));
+    state.mailboxes.delete(session.name);
     if (limit >= session.storedUpTo) session.storedUpTo = 0;
   }
+  // The page of stored messages is through: the next one (SEC-6).
+  if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) sendBacklog(state, session);
 }
 
-function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome): void {
-  // Written in the turn it was accepted in: its acceptance time is its sending time.
-  target.unacked.set(msg.id, { msg, sentAt: msg.at, outcome });
+/** Kept until the stored backlog is through, so that ids reach the client in order (SEC-6). */
+function hold(session: Session, item: Held): void {
+  (session.held as Held[]).push(item);
+  session.heldBytes += item.line.length;
+  // A client that never acknowledges its pages is a reader that fell behind.
+  if (session.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
+}
+
+function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at): void {
+  const line = encodeMessage('message', msg.id, msg.from, msg.at, msg.body);
+  if (target.held) return hold(target, { line, msg, outcome });
+  // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
+  target.unacked.set(msg.id, { msg, sentAt, outcome });
   target.maxSentId = msg.id;
   // Recorded before the write: a write past the outbox limit terminates the connection, and its
   // close handler (run synchronously) ends the session and stores what is in `unacked`.
-  target.conn.send(encodeMessage('message', msg.id, msg.from, msg.at, msg.body));
+  target.conn.send(line);
   if (state.sessions.get(target.name) !== target) return;
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
 
 function store(state: ServerState, msg: StoredMessage, outcome: Outcome | undefined, text: string): void {
+  const box = state.mailboxes.get(msg.to);
+  if (box) {
+    box.count++;
+    box.bytes += Buffer.byteLength(msg.body);
+  }
   state.offline.add(msg, (error) => {
     if (error) state.log(`store failed for message ${msg.id}: ${String(error)}`);
     outcome?.(error ? 'failed' : 'stored', msg.id, error ? undefined : text);
@@ -110,11 +151,18 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
   });
 }
 
-/** OFF-2, at login: every stored message, oldest first, each with its sender and time. */
+/**
+ * OFF-2, at login: the stored messages, oldest first, each with its sender and time. SEC-6: in
+ * pages of `backlogPage`; the next page goes when the client has acknowledged this one, so a
+ * large backlog never holds the server (or its memory) for long. Meanwhile new messages and
+ * broadcasts for this user wait in `held` and follow the last page, so ids only ever grow on the
+ * wire and the client's highest-id-shown rule drops nothing.
+ */
 export function sendBacklog(state: ServerState, session: Session): void {
   // Messages queued this turn must be in the store before it is read.
   state.offline.flush();
-  const stored = state.store.messagesFor(session.name);
+  const page = state.config.backlogPage > 0 ? state.config.backlogPage : Infinity;
+  const stored = state.store.messagesFor(session.name, session.backlogTo ?? 0, page);
   const lines = stored.map((m) => encodeMessage('message', m.id, m.from, m.at, m.body, true));
   // Sent in one go however long it is: it must not count as the reader falling behind, or a user
   // with more stored than the outbox limit would be cut off at every login and never get them.
@@ -125,12 +173,27 @@ export function sendBacklog(state: ServerState, session: Session): void {
     session.maxSentId = last.id;
     session.storedUpTo = last.id;
   }
+  if (last && stored.length === page) {
+    session.backlogTo = last.id;
+    session.held ??= [];
+    return;
+  }
+  session.backlogTo = undefined;
+  const held = session.held ?? [];
+  session.held = undefined;
+  session.heldBytes = 0;
+  for (const item of held) {
+    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now());
+    else session.conn.send(item.line);
+  }
 }
 
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
   const pending: Unacked[] = [...session.unacked.values()];
+  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome });
   session.unacked.clear();
+  session.held = undefined;
   for (const unacked of pending) {
     store(state, unacked.msg, unacked.outcome, `${session.name} went offline; they will get it at their next login`);
   }

@@ -25,40 +25,75 @@ export function isHash(secret: string): boolean {
   return ARGON2.test(secret) || BCRYPT.test(secret);
 }
 
-/** Runs async jobs at most `concurrency` at a time; refuses with ChatError(busy) past `maxWaiting`. */
+/**
+ * Runs async jobs at most `concurrency` at a time; refuses with ChatError(busy) past `maxWaiting`.
+ * SEC-2, a fair share: jobs carry a key (the client's address); one key may have at most `perKey`
+ * running or waiting, and waiting jobs are served key by key in turn, not first come first served.
+ */
 export class JobQueue {
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Waiting jobs by key; the Map's order is the round-robin order. */
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private waitingCount = 0;
+  /** Jobs running or waiting per key. */
+  private readonly perKeyCount = new Map<string, number>();
 
   constructor(
     private readonly concurrency = HASH_CONCURRENCY,
     private readonly maxWaiting = HASH_QUEUE,
+    private readonly perKey = 0,
   ) {}
 
-  async run<T>(job: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) throw new ChatError(ErrorCode.Busy, 'Too many logins at once; try again in a moment');
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running++;
-    }
+  async run<T>(job: () => Promise<T>, key = ''): Promise<T> {
+    const mine = this.perKeyCount.get(key) ?? 0;
+    if (this.perKey > 0 && key !== '' && mine >= this.perKey) throw new ChatError(ErrorCode.Busy, `Too many password checks from ${key} at once; try again in a moment`);
+    if (this.running >= this.concurrency && this.waitingCount >= this.maxWaiting) throw new ChatError(ErrorCode.Busy, 'Too many logins at once; try again in a moment');
+    this.perKeyCount.set(key, mine + 1);
     try {
-      return await job();
+      if (this.running >= this.concurrency) {
+        await new Promise<void>((resolve) => {
+          let list = this.waiting.get(key);
+          if (!list) this.waiting.set(key, (list = []));
+          list.push(resolve);
+          this.waitingCount++;
+        });
+      } else {
+        this.running++;
+      }
+      try {
+        return await job();
+      } finally {
+        // Hand the slot straight to the next key's job, or give it back.
+        const next = this.takeNext();
+        if (next) next();
+        else this.running--;
+      }
     } finally {
-      // Hand the slot straight to the next job, or give it back.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
+      const left = (this.perKeyCount.get(key) ?? 1) - 1;
+      if (left > 0) this.perKeyCount.set(key, left);
+      else this.perKeyCount.delete(key);
     }
   }
 
+  private takeNext(): (() => void) | undefined {
+    const first = this.waiting.entries().next();
+    if (first.done) return undefined;
+    const [key, list] = first.value;
+    const next = list.shift();
+    this.waiting.delete(key);
+    // The key goes to the back of the line if it has more.
+    if (list.length > 0) this.waiting.set(key, list);
+    this.waitingCount--;
+    return next;
+  }
+
   get load(): { running: number; waiting: number } {
-    return { running: this.running, waiting: this.waiting.length };
+    return { running: this.running, waiting: this.waitingCount };
   }
 }
 
 /** Compares in constant time for plain secrets; verifies hashes through `queue`. False on a malformed hash. */
-export async function checkPassword(password: string, secret: string, queue: JobQueue): Promise<boolean> {
+export async function checkPassword(password: string, secret: string, queue: JobQueue, key?: string): Promise<boolean> {
   if (!isHash(secret)) {
     const digest = (s: string) => createHash('sha256').update(s).digest();
     return timingSafeEqual(digest(password), digest(secret));
@@ -69,7 +104,7 @@ export async function checkPassword(password: string, secret: string, queue: Job
     } catch {
       return false;
     }
-  });
+  }, key);
 }
 
 /** The secret stored for a new account. */

@@ -52,9 +52,10 @@ export function startprivate(ctx: Context, [user]: readonly string[]): void {
   requireTcp(ctx);
   ctx.requireAccount(peer);
   ctx.requireOther(peer, 'start a private chat with');
+  // Before the online check: the answer must not tell a blocked user whether the blocker is online.
+  if (state.isBlocking(peer, me.name)) throw new ChatError(ErrorCode.BlockedByRecipient, `You cannot start a private chat with ${peer}: they have blocked you`);
   const target = state.sessions.get(peer);
   if (!target) throw new ChatError(ErrorCode.Offline, `${peer} is not online`);
-  if (state.isBlocking(peer, me.name)) throw new ChatError(ErrorCode.BlockedByRecipient, `You cannot start a private chat with ${peer}: they have blocked you`);
   if (me.privatePeers.has(peer)) throw new ChatError(ErrorCode.AlreadyPrivate, `You already have a private chat with ${peer}`);
   if (state.privateRequests.has(requestKey(me.name, peer))) throw new ChatError(ErrorCode.RequestPending, `You already asked ${peer}; waiting for an answer`);
   if (state.privateRequests.has(requestKey(peer, me.name))) throw new ChatError(ErrorCode.RequestPending, `${peer} has asked you for a private chat: answer with accept ${peer} or decline ${peer}`);

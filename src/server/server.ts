@@ -6,7 +6,7 @@ import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
-import { CredentialsAppender, describe, loadCredentials } from './credentials.ts';
+import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
 import { makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
@@ -49,11 +49,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? (() => {});
   const credentials = await loadCredentials(options.credentials);
   for (const problem of credentials.problems) log(problem);
+  if (!credentials.existed) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
   let store: Store;
   try {
     store = new SqliteStore(options.db);
   } catch (err) {
     throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
+  }
+  for (const [path, what] of [[options.credentials, 'the credentials file'], [options.db, 'the database']] as const) {
+    const warning = await exposureWarning(path, what);
+    if (warning) log(warning);
   }
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
   const flusher = new TurnFlusher();
@@ -125,8 +130,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
+/** The one loud line for a credentials file that is not there (a typo in --credentials, most often). */
+function missingCredentials(path: string, register: boolean): string {
+  const then = register ? 'anyone can register, and the file will be created at the first registration' : 'with --no-register nobody can log in';
+  return `WARNING: credentials file ${path} does not exist: starting with 0 accounts; ${then}`;
+}
+
+/**
+ * TLS 1.2 suites offered: forward-secret AEAD only (Mozilla's "intermediate" list), no CBC or SHA-1
+ * MACs. TLS 1.3 suites are all AEAD and are always on.
+ */
+export const TLS_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305'].join(':');
+
 /** Reads the certificate and key, so that a missing or unreadable file is one clear error at start. */
-async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string; ciphers: string }> {
   const read = async (path: string, what: string) => {
     try {
       return await readFile(path, 'utf8');
@@ -134,5 +151,5 @@ async function readTls(files: { cert: string; key: string }): Promise<{ cert: st
       throw new Error(`cannot read the TLS ${what} ${path}: ${describe(err)}`);
     }
   };
-  return { cert: await read(files.cert, 'certificate'), key: await read(files.key, 'key') };
+  return { cert: await read(files.cert, 'certificate'), key: await read(files.key, 'key'), ciphers: TLS_CIPHERS };
 }

@@ -3,6 +3,7 @@
 import type { StoredMessage } from '../store/store.ts';
 import type { TimerId } from '../util/timer-wheel.ts';
 import type { CloseReason, Conn } from './connection.ts';
+import { loggedIn } from './admission.ts';
 import { sendBacklog, requeueUnacked } from './messaging.ts';
 import { announce } from './presence.ts';
 import { closePrivateChats } from './private.ts';
@@ -18,6 +19,13 @@ export interface Unacked {
   readonly outcome?: Outcome;
 }
 
+/** A line for a user whose stored backlog is still being paged (SEC-6); `msg` for a routed message. */
+export interface Held {
+  readonly line: string;
+  readonly msg?: StoredMessage;
+  readonly outcome?: Outcome;
+}
+
 export class Session {
   lastActive: number;
   inactivityTimer: TimerId;
@@ -30,6 +38,11 @@ export class Session {
   storedUpTo = 0;
   /** Highest id acknowledged. */
   ackedUpTo = 0;
+  /** While the stored backlog goes out in pages: the last id of the page sent (SEC-6). */
+  backlogTo: number | undefined;
+  /** Meanwhile, new messages and broadcasts for this user, in id order, and their size. */
+  held: Held[] | undefined;
+  heldBytes = 0;
   /** Port of the user's private-chat listener (P2P-1), once the client has said. */
   p2pPort: number | undefined;
   /** Users this one has an open private chat with. */
@@ -57,8 +70,7 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   state.failures.delete(user);
   conn.session = session;
   conn.pendingUser = undefined;
-  if (conn.loginTimer !== undefined) state.wheel.cancel(conn.loginTimer);
-  conn.loginTimer = undefined;
+  loggedIn(state, conn);
   welcome();
   sendBacklog(state, session);
   announce(state, user, true);

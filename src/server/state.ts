@@ -1,12 +1,15 @@
 // All server state in one place. Handlers reach it through their context, never through globals,
 // so every test builds its own. Nothing here knows about sockets.
 
+import { nameKeys } from '../protocol/usernames.ts';
 import type { Store } from '../store/store.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
+import { FailureBans, LogThrottle, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
-import { JobQueue } from './passwords.ts';
+import { HASH_CONCURRENCY, HASH_QUEUE, JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
+import type { Conn } from './connection.ts';
 import type { Session } from './session.ts';
 
 export interface ServerConfig {
@@ -29,6 +32,25 @@ export interface ServerConfig {
   readonly loginTimeoutMs: number;
   /** Commands a second per connection on average (0: no limit); bursts of five times that. */
   readonly rateLimit: number;
+  /** Connections kept for users who log in: strangers (not logged in) may hold at most maxConnections minus this (SEC-2). */
+  readonly reservedConnections: number;
+  /** With TLS: a connection must finish its handshake within this long of the TCP accept (SEC-5). */
+  readonly handshakeTimeoutMs: number;
+  /** Failed logins from one address (IPv6: its /64) in 10 minutes that ban it (0: no ban) (SEC-2). */
+  readonly maxAuthFailures: number;
+  /** The first ban's length; each ban within a day of the last lasts twice as long, up to a day. */
+  readonly banMs: number;
+  /** Password checks one address may have running or waiting at once (SEC-2, a fair share). */
+  readonly checksPerAddress: number;
+  /** New accounts per address, and in total, in `registrationWindowMs` (0: no limit) (SEC-2). */
+  readonly registrationsPerAddress: number;
+  readonly registrationsTotal: number;
+  readonly registrationWindowMs: number;
+  /** Messages and bytes (of text) that may wait for one offline user (0: no limit) (SEC-6). */
+  readonly offlineQuotaMessages: number;
+  readonly offlineQuotaBytes: number;
+  /** Stored messages sent at a login before the client must acknowledge them for more (SEC-6). */
+  readonly backlogPage: number;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'> = {
@@ -40,6 +62,17 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'>
   maxPerAddress: 100,
   loginTimeoutMs: 60_000,
   rateLimit: 20,
+  reservedConnections: 1000,
+  handshakeTimeoutMs: 10_000,
+  maxAuthFailures: 20,
+  banMs: 10 * 60_000,
+  checksPerAddress: 8,
+  registrationsPerAddress: 10,
+  registrationsTotal: 500,
+  registrationWindowMs: 3600_000,
+  offlineQuotaMessages: 1000,
+  offlineQuotaBytes: 1024 * 1024,
+  backlogPage: 200,
 };
 
 export type Logger = (line: string) => void;
@@ -66,8 +99,21 @@ export class ServerState {
   readonly sessions = new Map<string, Session>();
   /** Consecutive wrong passwords per username (AUTH-4); cleared by a login or a lockout. */
   readonly failures = new Map<string, number>();
+  /** Password checks running per username, and the guesses waiting for one of its strikes (SEC-1). */
+  readonly strikes = new Map<string, { checking: number; waiters: (() => void)[] }>();
   /** Usernames locked until the given time (AUTH-4); each entry is removed by a wheel timer. */
   readonly lockedUntil = new Map<string, number>();
+  /** nameKeys() of every account -> its name: a new name may not share a key (SEC-3, case and look-alikes). */
+  readonly nameIndex = new Map<string, string>();
+  /** Stored messages and their bytes per offline user, once counted (SEC-6 quota); dropped at an ack. */
+  readonly mailboxes = new Map<string, { count: number; bytes: number }>();
+  /** Failed logins per address and the bans they led to (SEC-2). */
+  readonly bans: FailureBans;
+  /** Log lines of events that come in floods (refused connections, deadlines), one a minute per kind and address. */
+  readonly logThrottle = new LogThrottle();
+  /** Registrations per address and in total, in the last registrationWindowMs (SEC-2). */
+  readonly registrations: WindowCounter;
+  readonly allRegistrations: WindowCounter;
   /** When each user now offline was last online; only since the server started (PRES-3). */
   readonly lastSeen = new Map<string, number>();
   /** blocker -> the users they block (BLK-*); mirrors the store. */
@@ -75,6 +121,8 @@ export class ServerState {
   /** Open connections, logged in or not, and how many come from each address. */
   connections = 0;
   readonly perAddress = new Map<string, number>();
+  /** Open connections not logged in, oldest first (the reserve for users, SEC-2). */
+  readonly strangers = new Set<Conn>();
   /** Private-chat requests waiting for an answer, by requestKey(from, to) (P2P-2). */
   readonly privateRequests = new Map<string, PrivateRequest>();
   readonly wheel: TimerWheel;
@@ -82,7 +130,7 @@ export class ServerState {
   /** Logins and logouts waiting to be announced (PRES-1), sent in batches. */
   readonly presence: PresenceQueue;
   /** Password hashing and verifying, a bounded number at a time. */
-  readonly hashing = new JobQueue();
+  readonly hashing: JobQueue;
   readonly ids: IdAllocator;
   readonly startedAt: number;
   /** The database's instance id (Store.instanceId), told to clients at login. */
@@ -99,12 +147,35 @@ export class ServerState {
     requestFlush: () => void = () => {},
   ) {
     this.startedAt = clock();
+    this.hashing = new JobQueue(HASH_CONCURRENCY, HASH_QUEUE, config.checksPerAddress);
+    this.bans = new FailureBans(config.maxAuthFailures, config.banMs);
+    this.registrations = new WindowCounter(config.registrationsPerAddress, config.registrationWindowMs);
+    this.allRegistrations = new WindowCounter(config.registrationsTotal, config.registrationWindowMs);
     this.wheel = new TimerWheel(this.startedAt);
     this.offline = new OfflineQueue(store, requestFlush);
     this.presence = new PresenceQueue(requestFlush);
     this.ids = new IdAllocator(store);
     this.instance = store.instanceId();
     for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
+    for (const name of accounts.keys()) this.indexName(name);
+  }
+
+  /** Records `name`'s keys (the first holder of a key keeps it). */
+  indexName(name: string): void {
+    for (const key of nameKeys(name)) if (!this.nameIndex.has(key)) this.nameIndex.set(key, name);
+  }
+
+  unindexName(name: string): void {
+    for (const key of nameKeys(name)) if (this.nameIndex.get(key) === name) this.nameIndex.delete(key);
+  }
+
+  /** An existing name that `name` would be taken for (by case or look-alike letters), if any. */
+  similarName(name: string): string | undefined {
+    for (const key of nameKeys(name)) {
+      const other = this.nameIndex.get(key);
+      if (other !== undefined && other !== name) return other;
+    }
+    return undefined;
   }
 
   now(): number {

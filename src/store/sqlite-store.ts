@@ -2,6 +2,7 @@
 // so a crash (even kill -9) leaves either all of a commit or none of it.
 
 import { Database, type Statement } from 'bun:sqlite';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import type { Ack, Store, StoredMessage } from './store.ts';
 
 /** Schema changes, in order. The database's user_version says how many have been applied. */
@@ -36,12 +37,15 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private readonly insert: Statement;
   private readonly deleteUpTo: Statement;
-  private readonly selectFor: Statement<MessageRow, [string]>;
+  private readonly selectFor: Statement<MessageRow, [string, number, number]>;
+  private readonly usageStmt: Statement<{ n: number; bytes: number | null }, [string]>;
   private readonly countForStmt: Statement<{ n: number }, [string]>;
   private readonly commitTx: (inserts: readonly StoredMessage[], acks: readonly Ack[]) => void;
 
   /** Opens (creating and migrating if needed) the database at `path`; `:memory:` for none. */
   constructor(path: string) {
+    // SEC-7: made readable by its owner only; SQLite gives the -wal and -shm files the same mode.
+    if (path !== ':memory:' && path !== '' && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path, { create: true, strict: true });
     this.db.run('PRAGMA journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can lose the last ones.
@@ -50,7 +54,8 @@ export class SqliteStore implements Store {
     this.migrate();
     this.insert = this.db.prepare('INSERT INTO messages (id, recipient, sender, sent_at, body) VALUES (?, ?, ?, ?, ?)');
     this.deleteUpTo = this.db.prepare('DELETE FROM messages WHERE recipient = ? AND id <= ?');
-    this.selectFor = this.db.prepare('SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ? ORDER BY id');
+    this.selectFor = this.db.prepare('SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
+    this.usageStmt = this.db.prepare('SELECT count(*) AS n, sum(length(CAST(body AS BLOB))) AS bytes FROM messages WHERE recipient = ?');
     this.countForStmt = this.db.prepare('SELECT count(*) AS n FROM messages WHERE recipient = ?');
     this.commitTx = this.db.transaction((inserts: readonly StoredMessage[], acks: readonly Ack[]) => {
       for (const m of inserts) this.insert.run(m.id, m.to, m.from, m.at, m.body);
@@ -75,12 +80,24 @@ export class SqliteStore implements Store {
     if (inserts.length > 0 || acks.length > 0) this.commitTx(inserts, acks);
   }
 
-  messagesFor(user: string): StoredMessage[] {
-    return this.selectFor.all(user).map((r) => ({ id: r.id, from: r.sender, to: r.recipient, at: r.sent_at, body: r.body }));
+  messagesFor(user: string, afterId = 0, limit = Infinity): StoredMessage[] {
+    return this.selectFor.all(user, afterId, Number.isFinite(limit) ? limit : -1).map((r) => ({ id: r.id, from: r.sender, to: r.recipient, at: r.sent_at, body: r.body }));
   }
 
   countFor(user: string): number {
     return this.countForStmt.get(user)?.n ?? 0;
+  }
+
+  forgetUser(user: string): void {
+    this.db.transaction(() => {
+      this.db.run('DELETE FROM messages WHERE recipient = ?', [user]);
+      this.db.run('DELETE FROM blocks WHERE blocker = ?', [user]);
+    })();
+  }
+
+  usageFor(user: string): { count: number; bytes: number } {
+    const row = this.usageStmt.get(user);
+    return { count: row?.n ?? 0, bytes: row?.bytes ?? 0 };
   }
 
   blocks(): [string, string][] {

@@ -19,10 +19,17 @@ export interface Ack {
 export interface Store {
   /** Inserts messages and applies acks in one durable transaction (group commit). */
   commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): void;
-  /** The stored messages for `user`, oldest first. */
-  messagesFor(user: string): StoredMessage[];
+  /** The stored messages for `user` with ids above `afterId`, oldest first, at most `limit` of them (SEC-6: pages). */
+  messagesFor(user: string, afterId?: number, limit?: number): StoredMessage[];
   /** How many messages wait for `user`. */
   countFor(user: string): number;
+  /** How many messages wait for `user` and the UTF-8 bytes of their texts (SEC-6: the quota). */
+  usageFor(user: string): { count: number; bytes: number };
+  /**
+   * A new account takes `user`, a name that had none (SEC-4): what was kept for an earlier holder
+   * of the name (messages stored for it, its block list) is deleted, never handed to the newcomer.
+   */
+  forgetUser(user: string): void;
   /** Every block as [blocker, blocked]. */
   blocks(): [string, string][];
   addBlock(blocker: string, blocked: string): void;

@@ -63,7 +63,7 @@ export class Outbox {
   constructor(
     private readonly sink: Sink,
     private readonly flusher: TurnFlusher,
-    private readonly limit: number,
+    readonly limit: number,
     /** Called once when the queue passes the limit; the owner disconnects the reader. */
     private readonly onOverflow: () => void,
   ) {}

@@ -27,14 +27,15 @@ export class RawClient {
     this.closed = new Promise((resolve) => (this.onClosed = resolve));
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /**
+   * Connects to `host:port`; with `tls`, over TLS (any certificate); with `from`, from that local
+   * address (127.0.0.2, ... stand for other hosts in tests of per-address limits).
+   */
+  static async connect(port: number, host = '127.0.0.1', options: { tls?: boolean; from?: string } = {}): Promise<RawClient> {
     const client = new RawClient();
     const splitter = new LineSplitter(1 << 26);
-    client.socket = await Bun.connect({
-      hostname: host,
-      port,
-      socket: {
-        data(_s, chunk) {
+    const handlers = {
+        data(_s: unknown, chunk: Buffer) {
           for (const line of splitter.push(chunk)) {
             if (line === INVALID_UTF8) throw new Error('the server sent invalid UTF-8');
             client.receive(line);
@@ -45,8 +46,20 @@ export class RawClient {
           client.closedNow();
         },
         error() {},
-      },
-    });
+    };
+    if (options.from !== undefined) {
+      client.socket = await connectFrom(port, host, options.from, handlers);
+      return client;
+    }
+    if (!options.tls) {
+      client.socket = await Bun.connect({ hostname: host, port, socket: handlers });
+      return client;
+    }
+    // Lines written before the client's handshake is done would be lost: wait for it.
+    let shaken!: () => void;
+    const handshake = new Promise<void>((resolve) => (shaken = resolve));
+    client.socket = await Bun.connect({ hostname: host, port, tls: { rejectUnauthorized: false }, socket: { ...handlers, handshake: () => shaken() } });
+    await Promise.race([handshake, client.closed]);
     return client;
   }
 
@@ -222,4 +235,22 @@ export function nextWake(wakers: Set<() => void>, ms: number): Promise<void> {
     const timer = setTimeout(wake, ms);
     wakers.add(wake);
   });
+}
+
+/** A node:net socket from a chosen local address, behind the three Socket methods RawClient uses. */
+async function connectFrom(port: number, host: string, from: string, on: { data(s: unknown, chunk: Buffer): void; close(): void }) {
+  const { connect } = await import('node:net');
+  const socket = connect({ host, port, localAddress: from });
+  socket.on('data', (chunk: Buffer) => on.data(undefined, chunk));
+  socket.on('close', () => on.close());
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return {
+    write: (data: string | Uint8Array) => (socket.write(data), typeof data === 'string' ? Buffer.byteLength(data) : data.length),
+    end: () => void socket.end(),
+    terminate: () => void socket.destroy(),
+  };
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import type { ServerConfig } from '../../src/server/state.ts';
+import type { Logger, ServerConfig } from '../../src/server/state.ts';
 import { as, type RawClient } from './raw-client.ts';
 
 export const SAMPLE_CREDENTIALS = `hans falcon*solo
@@ -45,6 +45,9 @@ export interface TestServerOptions {
   port?: number;
   /** Any other server setting (rate limit, caps, ...). */
   config?: Partial<ServerConfig>;
+  /** Where the server's log lines go (default: nowhere). */
+  log?: Logger;
+  tls?: { cert: string; key: string };
 }
 
 export interface TestServer {
@@ -76,6 +79,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     db: dbPath,
     register: options.register ?? true,
     clock: options.clock?.read,
+    log: options.log,
+    tls: options.tls,
     ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),

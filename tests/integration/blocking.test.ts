@@ -58,3 +58,21 @@ describe('BLK-3 unblock', () => {
     expect((await hans.request('message yoda back again')).code).toBe('delivered');
   });
 });
+
+describe('BLK-2 a blocked user cannot tell whether the blocker is online (issue 10 item 13)', () => {
+  test('startprivate and message to the blocker answer the same, online or not', async () => {
+    server = await start();
+    const hans = await user('hans');
+    const yoda = await user('yoda');
+    const vader = await user('vader');
+    await vader.request('block hans');
+    const online = [await hans.request('startprivate vader'), await hans.request('message vader hello')];
+    vader.kill();
+    // hans is not told (vader blocks him); yoda is.
+    await yoda.presence('vader', false);
+    const offline = [await hans.request('startprivate vader'), await hans.request('message vader hello')];
+    const strip = (l: Record<string, unknown>) => ({ type: l.type, code: l.code, text: l.text });
+    expect(offline.map(strip)).toEqual(online.map(strip));
+    expect(online.map((l) => l.code)).toEqual(['blocked', 'blocked']);
+  });
+});

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
 import { MAX_LINE_BYTES } from '../../src/protocol/limits.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { SAMPLE_CREDENTIALS, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 let server: TestServer;
 let bystander: RawClient;
@@ -143,5 +143,30 @@ describe('PROTO-2 replies match requests while events arrive', () => {
     const d = await hans.waitFor((l) => l.re === 'd');
     expect([a.code, b.code, c.code, d.code]).toEqual(['users', 'no-such-user', 'users', 'blocked']);
     for (let i = 0; i < 5; i++) expect(await hans.event('message', { body: `event ${i}` })).not.toHaveProperty('re');
+  });
+});
+
+describe('SEC-1 parallel guesses, pipelined on many connections', () => {
+  test('30 connections each send login and three guesses in one write: three guesses are checked in all, the name locks, the bystanders chat on', async () => {
+    // hans's password hashed: checks take time off the event loop, so guesses overlap.
+    const hash = await Bun.password.hash('falcon*solo', { algorithm: 'argon2id', memoryCost: 1024, timeCost: 1 });
+    for (const c of clients.splice(0)) c.kill();
+    await server.stop();
+    server = await startTestServer({ credentials: SAMPLE_CREDENTIALS.replace('hans falcon*solo', `hans ${hash}`) });
+    bystander = await as(server.port, 'yoda');
+    friend = await as(server.port, 'leia');
+    clients.push(bystander, friend);
+    const guessers = await Promise.all(Array.from({ length: 30 }, () => raw()));
+    for (const [i, c] of guessers.entries()) c.write(`#a login hans\n#b password g${i}x\n#c password g${i}y\n#d password g${i}z\n`);
+    await othersStillServed();
+    await Promise.all(guessers.map((c) => c.waitClosed()));
+    const replies = guessers.flatMap((c) => c.seen((l) => l.type === 'error'));
+    expect(replies.filter((l) => l.code === 'wrong-password')).toHaveLength(2);
+    expect(replies.filter((l) => String(l.text).startsWith('Wrong password 3 times'))).toHaveLength(1);
+    expect(replies.every((l) => l.code === 'wrong-password' || l.code === 'locked')).toBe(true);
+    expect(server.server.state.isLocked('hans')).toBe(true);
+    const owner = await raw();
+    expect(await owner.request('login hans')).toMatchObject({ code: 'locked' });
+    await othersStillServed();
   });
 });

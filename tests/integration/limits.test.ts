@@ -61,7 +61,7 @@ describe('login deadline (slowloris)', () => {
     await quick.login('yoda', 'wise@!man');
     clock.advance(10_000);
     for (const c of [slow, half]) {
-      expect(await c.event('error', { code: 'login-timeout' })).toBeTruthy();
+      expect(await c.event('bye', { code: 'login-timeout' })).toBeTruthy();
       await c.waitClosed();
     }
     expect((await quick.request('whoelse')).type).toBe('ok');

@@ -70,7 +70,8 @@ describe('a reader that keeps up', () => {
 
 describe('a reader that stops reading', () => {
   test('is cut off past the outbox bound; what it missed is stored, senders hear `stored`, others are served', async () => {
-    server = await startTestServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0 } });
+    // Thousands are stored here, past the default offline quota: this test is about the outbox, not the quota (SEC-6).
+    server = await startTestServer({ outboxLimit: OUTBOX_LIMIT, config: { rateLimit: 0, offlineQuotaMessages: 0, offlineQuotaBytes: 0 } });
     const { state } = server.server;
     const hans = await user('hans');
     const yoda = await user('yoda');

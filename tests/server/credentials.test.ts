@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CredentialsAppender, loadCredentials, parseCredentials } from '../../src/server/credentials.ts';
+import { CredentialsAppender, loadCredentials, parseCredentials, withFileLock } from '../../src/server/credentials.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
 describe('credentials file (AUTH-1)', () => {
@@ -44,5 +44,30 @@ describe('credentials file (AUTH-1)', () => {
     const { accounts, problems } = await loadCredentials(path);
     expect([...accounts.keys()]).toEqual(['hans', 'luke']);
     expect(problems).toHaveLength(1);
+  });
+});
+
+describe('withFileLock (SEC-4)', () => {
+  test('one holder at a time; a lock left by a process that is gone, or with our own pid, is taken over', async () => {
+    const path = `${tempDir()}/credentials.txt`;
+    const order: string[] = [];
+    let release!: () => void;
+    const first = withFileLock(path, async () => {
+      order.push('first in');
+      await new Promise<void>((r) => (release = r));
+      order.push('first out');
+    });
+    while (order.length === 0) await Bun.sleep(1);
+    const second = withFileLock(path, async () => void order.push('second'));
+    await Bun.sleep(30);
+    expect(order).toEqual(['first in']);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first in', 'first out', 'second']);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    for (const stale of ['999999999', String(process.pid)]) {
+      writeFileSync(`${path}.lock`, stale);
+      expect(await withFileLock(path, async () => 'taken', 1000)).toBe('taken');
+    }
   });
 });

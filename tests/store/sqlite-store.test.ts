@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store.ts';
 import { tempDir } from '../helpers/test-server.ts';
@@ -91,5 +92,39 @@ describe('SqliteStore', () => {
     s.commit([msg(1)], []);
     expect(() => s.commit([msg(2), msg(1)], [])).toThrow();
     expect(s.messagesFor('yoda').map((m) => m.id)).toEqual([1]);
+  });
+
+  test('messagesFor pages: after an id, at most a limit, oldest first (SEC-6)', () => {
+    const s = store(':memory:');
+    s.commit([msg(1), msg(2), msg(3), msg(4), msg(5, 'leia')], []);
+    expect(s.messagesFor('yoda', 0, 2).map((m) => m.id)).toEqual([1, 2]);
+    expect(s.messagesFor('yoda', 2, 2).map((m) => m.id)).toEqual([3, 4]);
+    expect(s.messagesFor('yoda', 4, 2)).toEqual([]);
+    expect(s.messagesFor('yoda').map((m) => m.id)).toEqual([1, 2, 3, 4]);
+  });
+
+  test('usageFor counts messages and the UTF-8 bytes of their texts (SEC-6)', () => {
+    const s = store(':memory:');
+    s.commit([msg(1), msg(2), msg(3, 'leia')], []);
+    const bytes = Buffer.byteLength(msg(1).body) + Buffer.byteLength(msg(2).body);
+    expect(s.usageFor('yoda')).toEqual({ count: 2, bytes });
+    expect(s.usageFor('nobody')).toEqual({ count: 0, bytes: 0 });
+  });
+
+  test("forgetUser deletes a name's stored messages and its block list, nothing else (SEC-4)", () => {
+    const s = store(':memory:');
+    s.commit([msg(1), msg(2, 'leia')], []);
+    s.addBlock('yoda', 'hans');
+    s.addBlock('leia', 'yoda');
+    s.forgetUser('yoda');
+    expect(s.countFor('yoda')).toBe(0);
+    expect(s.countFor('leia')).toBe(1);
+    expect(s.blocks()).toEqual([['leia', 'yoda']]);
+  });
+
+  test('a new database file is readable by its owner only (SEC-7)', () => {
+    const path = join(tempDir(), 'chat.db');
+    store(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 });

@@ -111,7 +111,7 @@ describe('WEB-1 the WebSocket carries the line protocol into the same session', 
     const idle = await ws();
     const hans = await webUser('hans');
     clock.advance(5001);
-    expect(await idle.event('error', { code: 'login-timeout' })).toBeDefined();
+    expect(await idle.event('bye', { code: 'login-timeout' })).toBeDefined();
     await idle.waitClosed();
     clock.advance(30_000);
     expect(await hans.event('bye', { code: 'timeout' })).toBeDefined();

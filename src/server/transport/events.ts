@@ -6,7 +6,7 @@ import { LineTooLongError } from '../../protocol/line-splitter.ts';
 import { MAX_LINE_BYTES } from '../../protocol/limits.ts';
 import { errorLine } from '../../protocol/server-lines.ts';
 import type { TurnFlusher } from '../../util/outbox.ts';
-import { admit, release } from '../admission.ts';
+import { admit, handshakeDone, release } from '../admission.ts';
 import { Conn, normaliseAddress } from '../connection.ts';
 import type { HandlerTable } from '../context.ts';
 import { handleLine } from '../dispatch.ts';
@@ -15,7 +15,10 @@ import type { ServerState } from '../state.ts';
 import type { Transport } from './transport.ts';
 
 export interface ConnEvents {
-  open(transport: Transport): Conn;
+  /** `handshaking`: a TLS handshake is still to come (TCP with TLS: `open` runs at the accept, SEC-5). */
+  open(transport: Transport, handshaking?: boolean): Conn;
+  /** The TLS handshake ended (TCP with TLS only). */
+  handshake(conn: Conn, success: boolean, error: Error | null): void;
   data(conn: Conn, chunk: Uint8Array): void;
   drain(conn: Conn): void;
   close(conn: Conn): void;
@@ -24,10 +27,14 @@ export interface ConnEvents {
 
 export function makeConnEvents(state: ServerState, handlers: HandlerTable, flusher: TurnFlusher): ConnEvents {
   return {
-    open(transport) {
+    open(transport, handshaking = false) {
       const conn = new Conn(transport, normaliseAddress(transport.remoteAddress), flusher, state.config.outboxLimit);
+      conn.handshaking = handshaking;
       admit(state, conn);
       return conn;
+    },
+    handshake(conn, success, error) {
+      handshakeDone(state, conn, success, error);
     },
     data(conn, chunk) {
       if (conn.closed) return;

@@ -41,8 +41,14 @@ export function listenTcp(options: TcpOptions, events: ConnEvents): TCPSocketLis
     tls: options.tls,
     socket: {
       open(socket) {
-        socket.data = events.open(new TcpTransport(socket as Socket<Conn>));
+        // With TLS, `open` runs at the TCP accept (there is a handshake handler): caps and deadlines start there.
+        socket.data = events.open(new TcpTransport(socket as Socket<Conn>), options.tls !== undefined);
       },
+      ...(options.tls && {
+        handshake(socket: Socket<Conn>, success: boolean, error: Error | null) {
+          events.handshake(socket.data, success, error);
+        },
+      }),
       data(socket, chunk) {
         events.data(socket.data, chunk);
       },
