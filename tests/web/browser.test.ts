@@ -391,6 +391,18 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(server?.server.state.sessions.has('hans')).toBe(false);
   });
 
+  test("WEB-2 the server's reason is shown when it closes before the login (the login deadline)", async () => {
+    const clock = new FakeClock();
+    await start({ clock, config: { loginTimeoutMs: 60_000 } });
+    const page = await newPage();
+    await page.fill('#username', 'rey');
+    await page.fill('#password', 'scavenger1');
+    await page.click('#login-button');
+    await page.waitForSelector('#repeat-row:not([hidden])', WAIT);
+    clock.advance(60_000);
+    await page.waitForFunction(() => document.getElementById('login-message')?.textContent?.includes('No login within 60 s'), undefined, WAIT);
+  });
+
   test('WEB-1 over HTTPS and WSS with the TLS options', async () => {
     const dir = tempDir();
     const made = Bun.spawnSync(['bash', join(import.meta.dir, '../../scripts/make-cert.sh'), dir]);

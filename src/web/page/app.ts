@@ -21,6 +21,8 @@ const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hos
 let pending: { user: string; newAccount: boolean } | undefined;
 /** Why the server is closing (its `bye`), so the close handler knows whether to reconnect. */
 let byeCode: string | undefined;
+/** The server's last words before it closed (a `bye`, or an error that is no reply), to show at the login. */
+let lastWords: string | undefined;
 let attempt = 0;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 /** Highest message id handled and not yet acknowledged, and the timer that will. */
@@ -37,6 +39,7 @@ const ACK_DELAY_MS = 50;
 
 function connect(): Wire {
   byeCode = undefined;
+  lastWords = undefined;
   const w = new Wire(wsUrl, (line) => page.wire === w && onEvent(line), (code) => page.wire === w && onClose(code));
   page.wire = w;
   return w;
@@ -148,7 +151,8 @@ function onClose(code: number): void {
   page.history?.orphan();
   page.history?.save();
   if (!page.me) {
-    if (pending || code !== 1000) say(ui.loginMessage, 'The connection to the server closed. Try again.');
+    if (lastWords) say(ui.loginMessage, lastWords);
+    else if (pending || code !== 1000) say(ui.loginMessage, 'The connection to the server closed. Try again.');
     pending = undefined;
     ui.username.disabled = false;
     return;
@@ -215,9 +219,11 @@ function onEvent(line: ServerLine): void {
       return;
     case 'bye':
       byeCode = line.code;
+      lastWords = line.text;
       if (line.code === 'shutdown') ui.notice.textContent = line.text;
       return;
     case 'error':
+      lastWords = line.text;
       ui.notice.textContent = line.text;
       return;
     default:
