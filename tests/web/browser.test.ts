@@ -15,7 +15,7 @@ import { startServer } from '../../src/server/server.ts';
 interface PageNode {
   textContent: string | null;
 }
-declare const document: { title: string; activeElement: unknown; dispatchEvent(event: unknown): boolean; getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
+declare const document: { body: PageNode | null; title: string; activeElement: unknown; dispatchEvent(event: unknown): boolean; getElementById(id: string): PageNode | null; querySelectorAll(selector: string): ArrayLike<PageNode> & Iterable<PageNode>; cookie: string };
 declare const localStorage: Record<string, string>;
 declare const sessionStorage: Record<string, string>;
 
@@ -421,7 +421,7 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     }
   });
 
-  test('WEB-4 a page from another origin cannot open the WebSocket', async () => {
+  test('WEB-4 a page from another origin cannot open the WebSocket, nor frame the page', async () => {
     await start();
     const other = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('<!doctype html><title>elsewhere</title>', { headers: { 'content-type': 'text/html' } }) });
     try {
@@ -437,6 +437,10 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
         server?.wsUrl as string,
       );
       expect(outcome).toBe('closed 1006');
+      // Nor frame the page (clickjacking): framed, it refuses to run.
+      await page.setContent(`<iframe src="${base()}" width="600" height="400"></iframe>`);
+      const frame = await (await page.waitForSelector('iframe', WAIT)).contentFrame();
+      await frame?.waitForFunction(() => document.body?.textContent?.includes('does not work inside a frame'), undefined, WAIT);
       // The page itself connects from its own origin.
       await page.goto(base());
       await logIn(page, 'hans');

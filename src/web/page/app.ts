@@ -289,5 +289,11 @@ ui.logoutButton.addEventListener('click', () => {
   }
 });
 
-// The bundle loads as a module, after the markup: start at the login form.
-showLogin();
+// The bundle loads as a module, after the markup: start at the login form. Not inside another
+// site's frame, though (clickjacking): Bun's page route sends no frame-ancestors header, and a
+// CSP in a meta element cannot say it, so the page refuses to run framed.
+if (window.top !== window.self) {
+  document.body.replaceChildren(document.createTextNode('This chat page does not work inside a frame: open it in its own tab.'));
+} else {
+  showLogin();
+}
