@@ -30,6 +30,7 @@ let browser: Browser;
 let server: TestServer | undefined;
 const contexts: BrowserContext[] = [];
 const clients: RawClient[] = [];
+const pageErrors: string[] = [];
 
 describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
   beforeAll(async () => {
@@ -43,6 +44,8 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     for (const c of clients.splice(0)) c.kill();
     await server?.stop();
     server = undefined;
+    // Last, so that a failure here still leaves everything cleaned up.
+    expect(pageErrors.splice(0)).toEqual([]);
   });
 
   async function start(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
@@ -64,7 +67,8 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     contexts.push(context);
     const page = await context.newPage();
     // An alert() would mean that some text ran as code.
-    page.on('pageerror', (err) => console.log(`page error: ${err.message}`));
+    // An uncaught error in the page fails the test (checked after it).
+    page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('dialog', (d) => {
       throw new Error(`the page opened a dialog: ${d.message()}`);
     });
