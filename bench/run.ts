@@ -3,7 +3,7 @@
 // Starts the real server (a separate process, fresh database each scenario) and load-generator
 // processes (bench/worker.ts) that log in real users over loopback, plus the bare relay
 // (bench/relay.ts) as the ceiling. Prints a table and writes bench/results/<date>-<commit>.json.
-// Scenarios: ceiling direct latency logins idle broadcast offline scale (default: all).
+// Scenarios: ceiling direct latency logins idle broadcast offline scale web (default: all).
 // docs/PERFORMANCE.md explains each one and the latest results.
 
 import { Database } from 'bun:sqlite';
@@ -17,7 +17,7 @@ import { CpuMeter, memoryOf } from './lib/proc.ts';
 import { PASSWORD, startTarget, Worker, writeCredentials, type Target } from './lib/procs.ts';
 
 const ROOT = join(import.meta.dir, '..');
-const SCENARIOS = ['ceiling', 'direct', 'latency', 'scale', 'offline', 'broadcast', 'logins', 'idle'] as const;
+const SCENARIOS = ['ceiling', 'direct', 'latency', 'scale', 'offline', 'broadcast', 'logins', 'idle', 'web'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: flags, positionals } = parseArgs({
@@ -67,6 +67,7 @@ const P = {
   broadcast: { users: num(flags.users, quick ? 500 : 10_000), perProcess: 5000, count: quick ? 5 : 20, intervalMs: 200 },
   offline: { messages: quick ? 5000 : 100_000, recipients: 10, senders: quick ? 20 : 100, window: 100, backlogEach: quick ? 500 : 10_000 },
   scale: { active: num(flags.users, quick ? 100 : 1000), online: quick ? 1000 : 10_000, perProcess: 5000 },
+  web: { pairs: num(flags.users, quick ? 20 : 100), window: num(flags.window, quick ? 8 : 16), rate: quick ? 500 : 2000, seconds: num(flags.seconds, quick ? 1 : 5) },
 };
 
 const wanted: Set<Scenario> = new Set(positionals.length > 0 ? (positionals as Scenario[]) : SCENARIOS);
@@ -119,9 +120,9 @@ function freshDir(accounts: number, extra: string[] = []): { dir: string; creden
   return { dir, credentials };
 }
 
-async function withServer<T>(accounts: number, extra: string[], fn: (target: Target) => Promise<T>): Promise<T> {
+async function withServer<T>(accounts: number, extra: string[], fn: (target: Target) => Promise<T>, web = false): Promise<T> {
   const { dir, credentials } = freshDir(accounts, extra);
-  const target = await startTarget('server', { dir, credentials, profileDir, timeoutSeconds: P.idle.serverTimeoutSeconds });
+  const target = await startTarget('server', { dir, credentials, profileDir, timeoutSeconds: P.idle.serverTimeoutSeconds, web });
   try {
     return await fn(target);
   } finally {
@@ -266,6 +267,47 @@ async function scenarioLatency(): Promise<void> {
       ofCeiling: ofCeiling(r.achieved),
     });
   }
+}
+
+/**
+ * W1: users over the web client's WebSocket exchange direct messages with users over TCP (each
+ * WebSocket user has a TCP partner), against the same load with TCP on both sides: throughput with
+ * `window` in flight each way, then latency one way at a fixed rate (the receiver's worker records it).
+ */
+async function scenarioWeb(): Promise<void> {
+  const { pairs, window, rate, seconds } = P.web;
+  const run = (overWs: boolean) =>
+    withServer(
+      pairs * 2,
+      [],
+      async (target) => {
+        const side = names(0, pairs);
+        const other = names(pairs, pairs);
+        const [a, b] = [new Worker(overWs ? 'web-ws' : 'web-tcp-a'), new Worker('web-tcp')];
+        await Promise.all([a.ready, b.ready]);
+        const setup = (users: string[], partners: string[], tag: string, wsUrl?: string) => ({ host: '127.0.0.1', port: target.port, users, partners, password: PASSWORD, countOnly: false, concurrency: 50, tag, wsUrl });
+        await Promise.all([a.call('setup', setup(side, other, 'wa', overWs ? `ws://127.0.0.1:${target.webPort}/ws` : undefined)), b.call('setup', setup(other, side, 'wb'))]);
+        const args = { window, warmupMs: P.warmupMs, seconds: P.seconds, bodyChars: P.bodyChars };
+        const [ra, rb] = await Promise.all([a.call<DirectResult>('direct', args), b.call<DirectResult>('direct', args)]);
+        const oneWay = async (from: Worker, to: Worker) => {
+          await to.call('recordStart');
+          await from.call('latency', { rate, seconds, bodyChars: P.bodyChars });
+          return decodeHistograms([(await to.call<{ histogram: string }>('recordStop')).histogram]);
+        };
+        const aToB = await oneWay(a, b);
+        const bToA = await oneWay(b, a);
+        await exitAll([a, b]);
+        return { throughput: ra.receivedPerSecond + rb.receivedPerSecond, aToB, bToA, errors: [ra.lastError, rb.lastError].filter(Boolean) };
+      },
+      overWs,
+    );
+  const tcp = await run(false);
+  const web = await run(true);
+  details.web = { tcp, web, parameters: P.web };
+  for (const e of [...tcp.errors, ...web.errors]) log(`  last error seen: ${e}`);
+  log(`W1: WebSocket <-> TCP ${fmt(web.throughput)} msg/s, TCP <-> TCP ${fmt(tcp.throughput)} msg/s; p99 ws->tcp ${web.aToB.p99.toFixed(2)} ms, tcp->ws ${web.bToA.p99.toFixed(2)} ms, tcp->tcp ${tcp.aToB.p99.toFixed(2)} ms`);
+  rows.push({ id: 'W1', scenario: `direct messages, ${pairs} WebSocket users <-> ${pairs} TCP users, ${window} in flight each`, target: '(beside TCP only)', measured: `${fmt(web.throughput)} msg/s (TCP only: ${fmt(tcp.throughput)})`, met: null, ofCeiling: ofCeiling(web.throughput) });
+  rows.push({ id: 'W1', scenario: `latency at ${fmt(rate)} msg/s offered, p50 / p99`, target: '(beside TCP only)', measured: `ws->tcp ${web.aToB.p50.toFixed(2)} / ${web.aToB.p99.toFixed(2)} ms, tcp->ws ${web.bToA.p50.toFixed(2)} / ${web.bToA.p99.toFixed(2)} ms (TCP only: ${tcp.aToB.p50.toFixed(2)} / ${tcp.aToB.p99.toFixed(2)} ms)`, met: null });
 }
 
 async function scenarioLoginsAndIdle(doLogins: boolean, doIdle: boolean): Promise<void> {
@@ -458,6 +500,7 @@ async function main(): Promise<number> {
     if (wanted.has('offline')) await scenarioOffline();
     if (wanted.has('broadcast')) await scenarioBroadcast();
     if (wanted.has('logins') || wanted.has('idle')) await scenarioLoginsAndIdle(wanted.has('logins'), wanted.has('idle'));
+    if (wanted.has('web')) await scenarioWeb();
   } catch (err) {
     failure = err;
     log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -3,7 +3,7 @@
 // A worker holds a list of simulated users (Client) on one server (or the bare relay).
 
 import * as hdr from 'hdr-histogram-js';
-import { Client, connectClient, countLine, field, flusher, intAt, login, pool, presenceNames, type LineHandler } from './lib/client.ts';
+import { Client, connectClient, connectClientWs, countLine, field, flusher, intAt, login, pool, presenceNames, type LineHandler } from './lib/client.ts';
 import { nowMs, nowUs, sleep } from './lib/clock.ts';
 
 type Msg = Record<string, unknown> & { id: number; cmd: string };
@@ -30,7 +30,10 @@ async function setup(m: Msg): Promise<object> {
   const users = m.users as string[];
   const countOnly = m.countOnly === true;
   const fresh = users.map((name) => new Client(name));
-  fresh.forEach((c, i) => (c.partner = users[i ^ 1] ?? ''));
+  // Partners in another worker (the web scenario pairs WebSocket users with TCP users), else in pairs here.
+  const partners = m.partners as string[] | undefined;
+  fresh.forEach((c, i) => (c.partner = partners?.[i] ?? users[i ^ 1] ?? ''));
+  const wsUrl = m.wsUrl as string | undefined;
   const started = nowMs();
   const times: number[] = [];
   // Logins in progress are bounded: a connect completes in the kernel before the server accepts it,
@@ -38,7 +41,8 @@ async function setup(m: Msg): Promise<object> {
   const index = new Map(fresh.map((c, i) => [c, i]));
   await pool(fresh, (m.concurrency as number) ?? 100, async (c) => {
     const t0 = nowMs();
-    await connectClient(c, host, port);
+    if (wsUrl) await connectClientWs(c, wsUrl);
+    else await connectClient(c, host, port);
     if (relay) await pairOnRelay(c, `${m.tag}-${(index.get(c) as number) >> 1}`);
     else await login(c, m.password as string);
     c.countOnly = countOnly;
@@ -267,6 +271,20 @@ function pace(list: readonly Client[], rate: number, seconds: number): Promise<v
   });
 }
 
+/** Records the latency of what this worker's users receive (their senders are in another worker). */
+function recordStart(): object {
+  toDirectMode(clients);
+  histogram = newHistogram();
+  return {};
+}
+
+function recordStop(): object {
+  const h = histogram ?? newHistogram();
+  histogram = undefined;
+  const t = totals(clients);
+  return { received: t.received, histogram: hdr.encodeIntoCompressedBase64(h) };
+}
+
 // ---- broadcast (B4) -----------------------------------------------------------------------------
 
 const BCAST = '{"type":"broadcast","id":';
@@ -413,7 +431,10 @@ async function offlineLogin(m: Msg): Promise<object> {
 // ---- plumbing ------------------------------------------------------------------------------------
 
 function closeAll(): object {
-  for (const c of clients) c.socket?.terminate();
+  for (const c of clients) {
+    c.socket?.terminate();
+    c.ws?.close();
+  }
   clients = [];
   return {};
 }
@@ -424,6 +445,8 @@ const commands: Record<string, (m: Msg) => object | Promise<object>> = {
   lineMode,
   direct,
   latency,
+  recordStart,
+  recordStop,
   broadcastListen,
   broadcastSend,
   broadcastReport,

@@ -10,6 +10,8 @@
 #     without obeying a bunfig.toml in the working directory;
 #   - `chat serve 0 60 300 --host 127.0.0.1` (default --credentials and --db, which must resolve
 #     against the working directory) reports its port on its first line of output;
+#   - with --web 0 it reports the web client's address on its second line; the page, its script,
+#     and a WebSocket login over /ws (all through bash's /dev/tcp) work from the executable alone;
 #   - yoda logs in and stays logged in; hans logs in, sends `message yoda ...`, logs out (exit 0);
 #   - yoda receives the message, logs out (exit 0);
 #   - SIGTERM stops the server with exit code 0; chat.db is in the working directory and nothing
@@ -133,7 +135,7 @@ say "ok: --version prints \"$got\" without running git or a bunfig.toml preload"
 # Server, with the default ./credentials.txt and ./chat.db
 
 printf 'hans falcon*solo\nyoda wise@!man\n' >"$work/credentials.txt"
-"${run[@]}" serve 0 60 300 --host 127.0.0.1 >"$logs/server.out" 2>"$logs/server.err" &
+"${run[@]}" serve 0 60 300 --host 127.0.0.1 --web 0 >"$logs/server.out" 2>"$logs/server.err" &
 server=$!
 pids+=("$server")
 wait_for "$logs/server.out" '.' 15 "the server's first line"
@@ -141,6 +143,41 @@ first=$(head -n 1 "$logs/server.out")
 port=$(echo "$first" | sed -n 's/^chat server listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p')
 [ -n "$port" ] || die "the server's first line is \"$first\", not \"chat server listening on 127.0.0.1:<port>\""
 say "ok: server listening on port $port"
+
+# ---------------------------------------------------------------------------------------------
+# The web client, embedded in the executable: the page, its script, and the WebSocket.
+
+wait_for "$logs/server.out" '^web client on ' 15 "the web client's address"
+web_port=$(sed -n 's|^web client on http://127\.0\.0\.1:\([0-9][0-9]*\)/$|\1|p' "$logs/server.out")
+[ -n "$web_port" ] || die "the server's second line is \"$(sed -n 2p "$logs/server.out")\", not \"web client on http://127.0.0.1:<port>/\""
+
+# http_get PATH FILE: the whole response (headers and body) of GET PATH, over bash's /dev/tcp.
+http_get() {
+  exec 5<>"/dev/tcp/127.0.0.1/$web_port" || die "cannot connect to the web port $web_port"
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$1" "$web_port" >&5
+  timeout 10 cat <&5 >"$2" || true
+  exec 5<&- 5>&-
+}
+http_get / "$logs/page.http"
+head -n 1 "$logs/page.http" | grep -q '^HTTP/1.1 200' || die "GET / answered \"$(head -n 1 "$logs/page.http")\""
+grep -q "Content-Security-Policy\" content=\"default-src 'self'" "$logs/page.http" || die "the page has no Content-Security-Policy of 'self'"
+script=$(grep -o '<script type="module" crossorigin src="[^"]*"' "$logs/page.http" | sed 's/.*src="\([^"]*\)"/\1/' | head -n 1)
+[ -n "$script" ] || die "the page loads no script"
+http_get "$script" "$logs/script.http"
+head -n 1 "$logs/script.http" | grep -q '^HTTP/1.1 200' || die "GET $script answered \"$(head -n 1 "$logs/script.http")\""
+say "ok: the web client's page and script ($script) come from the executable"
+
+# A WebSocket by hand: the upgrade, one masked text frame "login hans" (mask key 0), a close frame.
+exec 6<>"/dev/tcp/127.0.0.1/$web_port" || die "cannot connect to the web port $web_port"
+printf 'GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nOrigin: http://127.0.0.1:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n' "$web_port" "$web_port" >&6
+printf '\x81\x8a\x00\x00\x00\x00login hans' >&6
+sleep 0.5
+printf '\x88\x80\x00\x00\x00\x00' >&6
+timeout 10 cat <&6 >"$logs/ws.out" || true
+exec 6<&- 6>&-
+head -n 1 "$logs/ws.out" | grep -aq '^HTTP/1.1 101' || die "the WebSocket upgrade answered \"$(head -n 1 "$logs/ws.out")\""
+grep -aq '{"type":"ok","code":"password","user":"hans"' "$logs/ws.out" || die "no reply to \"login hans\" over the WebSocket"
+say "ok: a WebSocket to /ws carries the line protocol (login hans -> password)"
 
 # yoda: stdin is a fifo held open on fd 3, so yoda stays logged in until we say logout.
 mkfifo "$tmp/yoda.in"

@@ -33,6 +33,15 @@ function tlsFiles(options: Record<string, unknown>): { cert: string; key: string
   return { cert: String(cert), key: String(key) };
 }
 
+/** --web PORT [--web-host ADDR]; --web-host alone is a mistake. */
+function webOptions(options: Record<string, unknown>): { port: number; host?: string } | undefined {
+  if (options.web === undefined) {
+    if (options.webHost !== undefined) throw new UsageError('--web-host goes with --web <port>');
+    return undefined;
+  }
+  return { port: wholeNumber(options.web, '--web', 0, 65535), host: options.webHost === undefined ? undefined : String(options.webHost) };
+}
+
 function buildCli(): CAC {
   const cli = cac('chat');
   cli
@@ -56,7 +65,10 @@ function buildCli(): CAC {
     .option('--offline-quota-bytes <n>', 'Bytes of text that may wait for one offline user (0: no limit)', { default: 1024 * 1024 })
     .option('--tls-cert <file>', 'Serve over TLS with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
+    .option('--web <port>', 'Also serve the web client (a page and its WebSocket) on this port; HTTPS with --tls-cert')
+    .option('--web-host <addr>', 'Address for --web to listen on (default: --host)')
     .example('chat serve 5000 60 300')
+    .example('chat serve 5000 60 300 --web 8080')
     .example('chat serve 5000 60 300 --tls-cert cert.pem --tls-key key.pem')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
       const server = await startServer({
@@ -81,10 +93,15 @@ function buildCli(): CAC {
         offlineQuotaMessages: wholeNumber(options.offlineQuota, 'offline-quota', 0),
         offlineQuotaBytes: wholeNumber(options.offlineQuotaBytes, 'offline-quota-bytes', 0),
         tls: tlsFiles(options),
+        web: webOptions(options),
         log: stderrLogger,
       });
       console.log(`chat server listening on ${server.hostname}:${server.port}`);
-      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})`);
+      if (server.webPort !== undefined) {
+        const scheme = options.tlsCert === undefined ? 'http' : 'https';
+        console.log(`web client on ${scheme}://${String(options.webHost ?? options.host)}:${server.webPort}/`);
+      }
+      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
       const shutdown = (signal: string) => {
         stderrLogger(`${signal}: shutting down`);
         void server.stop().then(() => process.exit(0));

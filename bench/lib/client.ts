@@ -45,6 +45,10 @@ export class Client {
   ackedId = 0;
   /** Time (ms) when the current chunk arrived; 0 until someone asks. */
   chunkAt = 0;
+  /** Set for a user of the web client's WebSocket instead of TCP. */
+  ws: WebSocket | undefined = undefined;
+  /** WebSocket: afterChunk runs once per turn, after every frame that came in it. */
+  afterQueued = false;
 
   constructor(readonly name: string) {}
 
@@ -57,6 +61,7 @@ export class Client {
     this.closed = true;
     this.outbox?.flush();
     this.socket?.end();
+    this.ws?.close();
   }
 }
 
@@ -108,6 +113,49 @@ const handlers: SocketHandler<Client> = {
 /** Opens the TCP connection (not logged in yet). */
 export async function connectClient(c: Client, host: string, port: number): Promise<Client> {
   await Bun.connect<Client>({ hostname: host, port, data: c, socket: handlers });
+  return c;
+}
+
+/**
+ * Opens a WebSocket to the web client's /ws (not logged in yet): the same protocol, one line per
+ * frame. The outbox joins what was queued in a turn; each of its lines leaves as a frame.
+ */
+export async function connectClientWs(c: Client, url: string): Promise<Client> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error(`${c.name}: WebSocket to ${url} failed`));
+  });
+  c.ws = ws;
+  const sink = {
+    write(text: string | Uint8Array): number {
+      const s = typeof text === 'string' ? text : Buffer.from(text).toString();
+      let start = 0;
+      for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', start)) {
+        ws.send(s.slice(start, nl));
+        start = nl + 1;
+      }
+      return Buffer.byteLength(s);
+    },
+  };
+  c.outbox = new Outbox(sink, flusher, OUTBOX_LIMIT, noop);
+  const after = (): void => {
+    c.afterQueued = false;
+    c.afterChunk(c);
+  };
+  ws.onmessage = (e) => {
+    c.chunkAt = 0;
+    const line = e.data as string;
+    if (c.countOnly) c.linesAfterWelcome += presenceNames(line);
+    else c.onLine(c, line);
+    if (!c.afterQueued) {
+      c.afterQueued = true;
+      setImmediate(after);
+    }
+  };
+  ws.onclose = () => {
+    c.closed = true;
+  };
   return c;
 }
 

@@ -9,6 +9,8 @@ const ROOT = join(import.meta.dir, '..', '..');
 export interface Target {
   readonly kind: 'server' | 'relay';
   readonly port: number;
+  /** The web client's port, when started with `web`. */
+  readonly webPort?: number;
   readonly pid: number;
   readonly dir: string;
   readonly db: string;
@@ -21,16 +23,18 @@ export interface TargetOptions {
   /** Write a CPU profile of the server to this directory (bun --cpu-prof). */
   profileDir?: string;
   timeoutSeconds?: number;
+  /** Also serve the web client (--web 0). */
+  web?: boolean;
 }
 
-/** Reads the child's stdout until its first line, which names the port. */
-async function firstLine(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }): Promise<string> {
+/** Reads the child's stdout until its first `count` lines: the port, then (with --web) the web port. */
+async function firstLines(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }, count: number): Promise<string[]> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = '';
   const deadline = setTimeout(() => proc.kill(), 30_000);
   try {
-    while (!text.includes('\n')) {
+    while (text.split('\n').length <= count) {
       const { value, done } = await reader.read();
       if (done) throw new Error('the process exited before it said where it listens');
       text += decoder.decode(value);
@@ -39,7 +43,7 @@ async function firstLine(proc: { stdout: ReadableStream<Uint8Array>; kill(): voi
     clearTimeout(deadline);
     reader.releaseLock();
   }
-  return text.slice(0, text.indexOf('\n'));
+  return text.split('\n').slice(0, count);
 }
 
 export async function startTarget(kind: 'server' | 'relay', options: TargetOptions): Promise<Target> {
@@ -83,15 +87,18 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           '0',
           '--offline-quota-bytes',
           '0',
+          ...(options.web ? ['--web', '0'] : []),
         ]
       : [process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
-  const line = await firstLine(proc);
+  const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
+  const webPort = webLine === undefined ? undefined : Number(/:(\d+)\/\s*$/.exec(webLine)?.[1]);
   if (!port) throw new Error(`${kind} did not say its port: ${line}`);
   return {
     kind,
     port,
+    webPort,
     pid: proc.pid,
     dir: options.dir,
     db,

@@ -37,6 +37,7 @@ export const ErrorCode = {
   NoRequest: 'no-request',
   NoPrivate: 'no-private',
   PeerUnavailable: 'peer-unavailable',
+  WebClient: 'web-client',
   // limits
   RateLimited: 'rate-limited',
   TooManyConnections: 'too-many-connections',

@@ -1,6 +1,5 @@
 // One client connection: its line splitter, its outbox, where it is in logging in, and its session.
 
-import type { Socket } from 'bun';
 import { LineSplitter, type Line } from '../protocol/line-splitter.ts';
 import { encodeLine } from '../protocol/server-lines.ts';
 import { Outbox, type TurnFlusher } from '../util/outbox.ts';
@@ -8,6 +7,7 @@ import type { TimerId } from '../util/timer-wheel.ts';
 import type { RateLimiter } from '../util/rate-limiter.ts';
 import { addressKey } from './address-limits.ts';
 import type { Session } from './session.ts';
+import type { Transport } from './transport/transport.ts';
 
 /** Why a connection ended; decides what the session's peers and the log are told. */
 export type CloseReason =
@@ -55,13 +55,13 @@ export class Conn {
   readonly key: string;
 
   constructor(
-    readonly socket: Socket<Conn>,
+    readonly transport: Transport,
     /** The peer's IP address, IPv4-mapped IPv6 turned back into IPv4. */
     readonly address: string,
     flusher: TurnFlusher,
     outboxLimit: number,
   ) {
-    this.outbox = new Outbox(socket, flusher, outboxLimit, () => this.abort('overflow'));
+    this.outbox = new Outbox(transport, flusher, outboxLimit, () => this.abort('overflow'));
     this.key = addressKey(address);
   }
 
@@ -77,7 +77,7 @@ export class Conn {
     this.outbox.flush();
     this.outbox.close();
     this.closed = true;
-    this.socket.end();
+    this.transport.end();
   }
 
   /** Closes with `lastLine`, or without a word while a TLS handshake is unfinished (it would be lost). */
@@ -100,7 +100,7 @@ export class Conn {
     // Bun runs the close handler inside terminate(). An overflow happens inside some other
     // user's command; ending this session in the middle of it (presence, delivery, a private
     // chat) would interleave two handlers. Nothing more is sent here meanwhile: `closed` is set.
-    queueMicrotask(() => this.socket.terminate());
+    queueMicrotask(() => this.transport.terminate());
   }
 }
 

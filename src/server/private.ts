@@ -30,8 +30,16 @@ function tell(state: ServerState, user: string, line: PrivateLine): void {
   state.sessions.get(user)?.conn.send(encodeLine(line));
 }
 
+/** Private chats are direct TCP connections between clients, which a browser cannot open or take. */
+const WEB_NO_PRIVATE = 'Private chats are peer to peer, which a browser cannot do: use the terminal client (chat connect) for them';
+
+function requireTcp(ctx: Context): void {
+  if (ctx.conn.transport.kind === 'web') throw new ChatError(ErrorCode.WebClient, WEB_NO_PRIVATE);
+}
+
 // p2pport <port>
 export function p2pport(ctx: Context, [port]: readonly string[]): void {
+  requireTcp(ctx);
   ctx.session.p2pPort = Number(port);
   ctx.ok('p2pport', { port: Number(port) });
 }
@@ -41,6 +49,7 @@ export function startprivate(ctx: Context, [user]: readonly string[]): void {
   const { state } = ctx;
   const peer = user as string;
   const me = ctx.session;
+  requireTcp(ctx);
   ctx.requireAccount(peer);
   ctx.requireOther(peer, 'start a private chat with');
   // Before the online check: the answer must not tell a blocked user whether the blocker is online.
@@ -50,6 +59,7 @@ export function startprivate(ctx: Context, [user]: readonly string[]): void {
   if (me.privatePeers.has(peer)) throw new ChatError(ErrorCode.AlreadyPrivate, `You already have a private chat with ${peer}`);
   if (state.privateRequests.has(requestKey(me.name, peer))) throw new ChatError(ErrorCode.RequestPending, `You already asked ${peer}; waiting for an answer`);
   if (state.privateRequests.has(requestKey(peer, me.name))) throw new ChatError(ErrorCode.RequestPending, `${peer} has asked you for a private chat: answer with accept ${peer} or decline ${peer}`);
+  if (target.conn.transport.kind === 'web') throw new ChatError(ErrorCode.PeerUnavailable, `${peer} is on the web client, which cannot take private chats (they are peer to peer)`);
   if (target.p2pPort === undefined) throw new ChatError(ErrorCode.PeerUnavailable, `${peer}'s client does not take private chats`);
   const key = requestKey(me.name, peer);
   const timer = state.wheel.schedule(state.config.privateRequestMs, () => {

@@ -1,22 +1,21 @@
-// The chat server: the one place that touches the listening socket. Everything else is in
-// ServerState (data), dispatch.ts (commands) and the store.
+// The chat server: starts the listeners (TCP, and the web one) and stops them. Everything else is
+// in ServerState (data), dispatch.ts (commands), transport/ (what every connection does) and the store.
 
-import type { Socket, TCPSocketListener } from 'bun';
-import { ErrorCode } from '../protocol/errors.ts';
-import { LineTooLongError } from '../protocol/line-splitter.ts';
-import { MAX_LINE_BYTES } from '../protocol/limits.ts';
-import { errorLine } from '../protocol/server-lines.ts';
+import type { Server, TCPSocketListener } from 'bun';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { admit, handshakeDone, release } from './admission.ts';
-import { Conn, normaliseAddress } from './connection.ts';
+import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
-import { handleLine, makeHandlers } from './dispatch.ts';
+import { makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
 import { flushPresence } from './presence.ts';
 import { endSession } from './session.ts';
+import { makeConnEvents } from './transport/events.ts';
+import { listenTcp } from './transport/tcp.ts';
+import { serveWeb } from '../web/web-server.ts';
+import type { WsData } from '../web/ws-transport.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
 export interface ServeOptions extends Partial<ServerConfig> {
@@ -28,8 +27,10 @@ export interface ServeOptions extends Partial<ServerConfig> {
   credentials: string;
   /** Path of the database, or `:memory:`. */
   db: string;
-  /** PEM files; without them traffic is plain text. */
+  /** PEM files; without them traffic is plain text. They serve the web client too (HTTPS/WSS). */
   tls?: { cert: string; key: string };
+  /** WEB-1: also serve the web client and its WebSocket on this port (0: any free port). */
+  web?: { port: number; host?: string };
   log?: Logger;
   clock?: () => number;
 }
@@ -37,6 +38,8 @@ export interface ServeOptions extends Partial<ServerConfig> {
 export interface RunningServer {
   readonly port: number;
   readonly hostname: string;
+  /** The web client's port, when --web was given. */
+  readonly webPort: number | undefined;
   readonly state: ServerState;
   /** Tells every client, flushes, closes sockets and the database. */
   stop(): Promise<void>;
@@ -72,52 +75,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const tls = options.tls && (await readTls(options.tls));
   if (!tls) log('traffic is plain text: anyone on the network path can read it (--tls-cert and --tls-key encrypt it)');
 
+  const events = makeConnEvents(state, handlers, flusher);
   let listener: TCPSocketListener<Conn>;
   try {
-    listener = Bun.listen<Conn>({
-      hostname: options.host ?? '0.0.0.0',
-      port: options.port,
-      tls,
-      socket: {
-        open(socket) {
-          socket.data = new Conn(socket as Socket<Conn>, normaliseAddress(socket.remoteAddress), flusher, config.outboxLimit);
-          // With TLS, `open` runs at the TCP accept (there is a handshake handler): caps and deadlines start there.
-          socket.data.handshaking = tls !== undefined;
-          admit(state, socket.data);
-        },
-        ...(tls && {
-          handshake(socket: Socket<Conn>, success: boolean, error: Error | null) {
-            handshakeDone(state, socket.data, success, error);
-          },
-        }),
-        data(socket, chunk) {
-          const conn = socket.data;
-          if (conn.closed) return;
-          let lines;
-          try {
-            lines = conn.splitter.push(chunk);
-          } catch (err) {
-            if (!(err instanceof LineTooLongError)) throw err;
-            conn.close('line-too-long', errorLine(undefined, ErrorCode.LineTooLong, `Line longer than ${MAX_LINE_BYTES} bytes; closing the connection`));
-            return;
-          }
-          for (const line of lines) handleLine(state, handlers, conn, line);
-        },
-        drain(socket) {
-          socket.data.outbox.flush();
-        },
-        close(socket) {
-          const conn = socket.data;
-          conn.closed = true;
-          conn.outbox.close();
-          release(state, conn);
-          if (conn.session) endSession(state, conn.session, conn.closeReason ?? 'disconnected');
-        },
-        error(socket, err) {
-          log(`connection error from ${socket.data?.address ?? '?'}: ${err.message}`);
-        },
-      },
-    });
+    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls }, events);
   } catch (err) {
     store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
@@ -128,11 +89,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw new Error(`cannot listen on ${where}: ${(err as Error).message}`);
   }
 
+  let web: Server<WsData> | undefined;
+  if (options.web) {
+    const where = `${options.web.host ?? options.host ?? '0.0.0.0'}:${options.web.port}`;
+    try {
+      web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
+    } catch (err) {
+      listener.stop(true);
+      store.close();
+      const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw new Error(`web port ${options.web.port} is already in use (${where})`);
+      throw new Error(`cannot serve the web client on ${where}: ${(err as Error).message}`);
+    }
+  }
+
   const ticker = setInterval(() => state.wheel.advance(state.now()), state.wheel.tickMs);
   let stopping: Promise<void> | undefined;
   return {
     port: listener.port,
     hostname: listener.hostname,
+    webPort: web?.port,
     state,
     stop() {
       stopping ??= (async () => {
@@ -145,6 +121,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
+        await web?.stop(true);
         state.offline.flush();
         store.close();
       })();

@@ -6,6 +6,8 @@
 /** The part of a Bun socket the outbox needs (a fake in unit tests). */
 export interface Sink {
   write(data: string | Uint8Array): number;
+  /** Bytes the sink took but still holds (a WebSocket queues under backpressure); absent: none. */
+  bufferedAmount?(): number;
 }
 
 /** Runs end-of-turn work: hooks first (the group commit), then every outbox written to this turn. */
@@ -71,7 +73,7 @@ export class Outbox {
     if (this.closed) return;
     this.lines.push(line);
     this.queuedChars += line.length;
-    if (this.queuedChars + (this.unsent?.length ?? 0) > this.limit + this.allowance) {
+    if (this.queuedChars + (this.unsent?.length ?? 0) + (this.sink.bufferedAmount?.() ?? 0) > this.limit + this.allowance) {
       // Lines queued during one turn have not been offered to the kernel yet: only what it does
       // not take counts against the limit, or a burst to a fast reader would cut it off.
       this.flush();
@@ -86,9 +88,9 @@ export class Outbox {
     }
   }
 
-  /** Bytes and characters waiting to be written. */
+  /** Bytes and characters waiting to be written, or written but still held by the sink. */
   get pending(): number {
-    return this.queuedChars + (this.unsent?.length ?? 0);
+    return this.queuedChars + (this.unsent?.length ?? 0) + (this.sink.bufferedAmount?.() ?? 0);
   }
 
   /**

@@ -1,7 +1,6 @@
 // A protocol-level client for tests: sends raw lines, collects the server's JSON lines, and
 // waits for the line it expects (never sleeps).
 
-import type { Socket } from 'bun';
 import { INVALID_UTF8, LineSplitter } from '../../src/protocol/line-splitter.ts';
 import type { ServerLine } from '../../src/protocol/server-lines.ts';
 
@@ -16,7 +15,8 @@ export class RawClient {
   private cursor = 0;
   private nextTag = 1;
   private readonly wakers = new Set<() => void>();
-  private socket!: Pick<Socket<undefined>, 'write' | 'end' | 'terminate'>;
+  /** A TCP socket, or a WebSocket seen the same way (see connectWs). */
+  private socket!: { write(data: string | Uint8Array): number; end(): void; terminate(): void };
   isClosed = false;
   /** Acknowledge messages as they arrive, as the real client does; tests of acks turn it off. */
   autoAck = true;
@@ -38,18 +38,12 @@ export class RawClient {
         data(_s: unknown, chunk: Buffer) {
           for (const line of splitter.push(chunk)) {
             if (line === INVALID_UTF8) throw new Error('the server sent invalid UTF-8');
-            client.received += `${line}\n`;
-            if (!line) continue;
-            const parsed = JSON.parse(line) as Line;
-            client.lines.push(parsed);
-            if (client.autoAck && (parsed.type === 'message' || parsed.type === 'broadcast')) client.send(`ack ${parsed.id}`);
+            client.receive(line);
           }
           client.wakeAll();
         },
         close() {
-          client.isClosed = true;
-          client.onClosed();
-          client.wakeAll();
+          client.closedNow();
         },
         error() {},
     };
@@ -67,6 +61,59 @@ export class RawClient {
     client.socket = await Bun.connect({ hostname: host, port, tls: { rejectUnauthorized: false }, socket: { ...handlers, handshake: () => shaken() } });
     await Promise.race([handshake, client.closed]);
     return client;
+  }
+
+  /**
+   * The same client over the web client's WebSocket (`ws://host:port/ws`): each line goes in its
+   * own frame, and each frame received is one line. Rejects when the upgrade is refused.
+   */
+  static async connectWs(url: string, headers: Record<string, string> = {}): Promise<RawClient> {
+    const client = new RawClient();
+    const ws = new WebSocket(url, { headers } as unknown as string[]);
+    ws.binaryType = 'arraybuffer';
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error(`WebSocket to ${url} failed`));
+      ws.onclose = (e) => reject(new Error(`WebSocket to ${url} closed before opening (${e.code})`));
+    });
+    ws.onerror = null;
+    ws.onmessage = (e) => {
+      client.receive(typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer).toString());
+      client.wakeAll();
+    };
+    ws.onclose = (e) => {
+      client.closeCode = e.code;
+      client.closedNow();
+    };
+    client.socket = {
+      write(data) {
+        if (ws.readyState !== WebSocket.OPEN) return -1;
+        // A test's raw write: its lines (without LFs) one frame each, or the bytes as one frame.
+        if (typeof data !== 'string') ws.send(data);
+        else for (const line of data.split('\n').filter((l) => l !== '')) ws.send(line);
+        return Buffer.byteLength(data);
+      },
+      end: () => ws.close(1000),
+      terminate: () => ws.close(4000),
+    };
+    return client;
+  }
+
+  /** The WebSocket close code, for connectWs clients. */
+  closeCode: number | undefined;
+
+  private receive(line: string): void {
+    this.received += `${line}\n`;
+    if (!line) return;
+    const parsed = JSON.parse(line) as Line;
+    this.lines.push(parsed);
+    if (this.autoAck && (parsed.type === 'message' || parsed.type === 'broadcast')) this.send(`ack ${parsed.id}`);
+  }
+
+  private closedNow(): void {
+    this.isClosed = true;
+    this.onClosed();
+    this.wakeAll();
   }
 
   /** Sends text as is (add the LF yourself). */
@@ -205,5 +252,5 @@ async function connectFrom(port: number, host: string, from: string, on: { data(
     write: (data: string | Uint8Array) => (socket.write(data), typeof data === 'string' ? Buffer.byteLength(data) : data.length),
     end: () => void socket.end(),
     terminate: () => void socket.destroy(),
-  } as unknown as Pick<Socket<undefined>, 'write' | 'end' | 'terminate'>;
+  };
 }

@@ -23,14 +23,28 @@ export class SlowReader {
   }
 
   /** Connects, logs in (reading until the welcome), then pauses the socket: nothing more is read. */
-  static async loginAndStop(port: number, user: string, password: string, ms = 3000): Promise<SlowReader> {
+  static loginAndStop(port: number, user: string, password: string, ms = 3000): Promise<SlowReader> {
+    return SlowReader.connectAndStop(port, user, Buffer.from(`login ${user}\npassword ${password}\n`), ms);
+  }
+
+  /**
+   * The same over the web client's WebSocket (`webPort`): the upgrade by hand, then the login in two
+   * masked text frames (mask key 0), then nothing more is read.
+   */
+  static loginAndStopWs(webPort: number, user: string, password: string, ms = 3000): Promise<SlowReader> {
+    const frame = (text: string) => Buffer.concat([Buffer.from([0x81, 0x80 | Buffer.byteLength(text), 0, 0, 0, 0]), Buffer.from(text)]);
+    const upgrade = `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    return SlowReader.connectAndStop(webPort, user, Buffer.concat([Buffer.from(upgrade), frame(`login ${user}`), frame(`password ${password}`)]), ms);
+  }
+
+  private static async connectAndStop(port: number, user: string, greeting: Buffer, ms: number): Promise<SlowReader> {
     const socket = net.connect(port, '127.0.0.1');
     const reader = new SlowReader(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    socket.write(`login ${user}\npassword ${password}\n`);
+    socket.write(greeting);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`no welcome for ${user} in ${ms} ms; got ${reader.received}`)), ms);
       const check = () => {

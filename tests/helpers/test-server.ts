@@ -39,6 +39,10 @@ export interface TestServerOptions {
   ackTimeoutMs?: number;
   privateRequestMs?: number;
   outboxLimit?: number;
+  /** Also serve the web client and its WebSocket (WEB-1): on a free port, or on this one. */
+  web?: boolean | number;
+  /** The TCP port (default 0: a free one), to start a server again where it was. */
+  port?: number;
   /** Any other server setting (rate limit, caps, ...). */
   config?: Partial<ServerConfig>;
   /** Where the server's log lines go (default: nowhere). */
@@ -52,6 +56,8 @@ export interface TestServer {
   readonly dir: string;
   readonly credentialsPath: string;
   readonly dbPath: string;
+  /** ws://127.0.0.1:<web port>/ws when started with `web`. */
+  readonly wsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -65,7 +71,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (options.credentials !== undefined || !options.dir) writeFileSync(credentialsPath, options.credentials ?? SAMPLE_CREDENTIALS);
   const dbPath = options.db ?? join(dir, 'chat.db');
   const server = await startServer({
-    port: 0,
+    port: options.port ?? 0,
     host: '127.0.0.1',
     blockDurationMs: (options.blockSeconds ?? 60) * 1000,
     timeoutMs: (options.timeoutSeconds ?? 300) * 1000,
@@ -78,10 +84,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
+    ...(options.web !== undefined && options.web !== false && { web: { port: options.web === true ? 0 : options.web } }),
     ...options.config,
   });
   if (options.clock) options.clock.server = server;
-  return { server, port: server.port, dir, credentialsPath, dbPath, stop: () => server.stop() };
+  return { server, port: server.port, dir, credentialsPath, dbPath, wsUrl: `ws://127.0.0.1:${server.webPort}/ws`, stop: () => server.stop() };
 }
 
 

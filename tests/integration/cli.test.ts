@@ -41,6 +41,8 @@ describe('Command line', () => {
     [['serve', '5000', '60', '0'], '<timeout>'],
     [['serve', '99999', '60', '300'], '<port>'],
     [['serve', '5000', '60', '300', '--bogus'], '--bogus'],
+    [['serve', '5000', '60', '300', '--web', 'abc'], '--web'],
+    [['serve', '5000', '60', '300', '--web-host', '127.0.0.1'], '--web-host goes with --web'],
     [['connect'], 'missing'],
     [['connect', 'abc'], '<port>'],
     [['frobnicate'], 'unknown command'],
@@ -61,6 +63,16 @@ describe('Command line', () => {
     const { code, stderr } = await runCli(['serve', String(server.port), '60', '300', '--host', '127.0.0.1', '--db', ':memory:'], { cwd: dir });
     expect(code).toBe(1);
     expect(stderr).toContain('already in use');
+    noStackTrace(stderr);
+  });
+
+  test('WEB-1 a web port in use: one clear line, non-zero exit', async () => {
+    server = await startTestServer({ web: true });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'credentials.txt'), 'a b\n');
+    const { code, stderr } = await runCli(['serve', '0', '60', '300', '--host', '127.0.0.1', '--db', ':memory:', '--web', String(server.server.webPort)], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`web port ${server.server.webPort} is already in use`);
     noStackTrace(stderr);
   });
 

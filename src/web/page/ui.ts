@@ -1,0 +1,35 @@
+// The page's elements, found once by id (index.html has each of them).
+
+import { byId } from './view.ts';
+
+export const ui = {
+  connection: byId('connection'),
+  loginScreen: byId('login-screen'),
+  loginForm: byId<HTMLFormElement>('login-form'),
+  username: byId<HTMLInputElement>('username'),
+  password: byId<HTMLInputElement>('password'),
+  passwordRow: byId('password-row'),
+  repeat: byId<HTMLInputElement>('password-repeat'),
+  repeatRow: byId('repeat-row'),
+  loginMessage: byId('login-message'),
+  loginBack: byId<HTMLButtonElement>('login-back'),
+  chatScreen: byId('chat-screen'),
+  me: byId('me'),
+  notifyButton: byId<HTMLButtonElement>('notify-button'),
+  logoutButton: byId<HTMLButtonElement>('logout-button'),
+  openForm: byId<HTMLFormElement>('open-form'),
+  openName: byId<HTMLInputElement>('open-name'),
+  people: byId('people'),
+  sinceForm: byId<HTMLFormElement>('since-form'),
+  sinceMinutes: byId<HTMLInputElement>('since-minutes'),
+  sinceResult: byId('since-result'),
+  back: byId<HTMLButtonElement>('back-button'),
+  conversationTitle: byId('conversation-title'),
+  conversationPresence: byId('conversation-presence'),
+  blockButton: byId<HTMLButtonElement>('block-button'),
+  privateNote: byId('private-note'),
+  messages: byId<HTMLOListElement>('messages'),
+  notice: byId('notice'),
+  composer: byId<HTMLFormElement>('composer'),
+  text: byId<HTMLTextAreaElement>('text'),
+};
