@@ -21,3 +21,12 @@ export function stderrLogger(line: string): void {
     setImmediate(flush);
   }
 }
+
+/** `--log-format json`: the same lines, each one JSON object `{"time": …, "message": …}`. */
+export function jsonLogger(line: string): void {
+  pending.push(`${JSON.stringify({ time: new Date().toISOString(), message: line })}\n`);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+}
