@@ -68,7 +68,8 @@ export async function logIn(ui: Ui, link: ServerLink, closed: Promise<void>, sav
       return Exit.Auth;
     }
     const isNew = reply.code === 'new-account';
-    if (isNew) {
+    if (!isNew) ui.show(reply);
+    else {
       if ([...name].length < MIN_NAME_CHARS) {
         say(`A new username needs at least ${MIN_NAME_CHARS} characters`);
         if (ui.interactive) continue;

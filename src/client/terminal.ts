@@ -135,7 +135,12 @@ export function createUi(options: UiOptions): Ui {
     queue.push(line);
   });
   rl.on('close', () => {
-    // No prompt to redraw any more: later lines are printed plainly.
+    // No prompt to redraw any more: later lines are printed plainly, from the start of a clean
+    // row (Ctrl-D leaves the cursor after the prompt: "> 18:55 Goodbye" otherwise).
+    if (interactive && prompting) {
+      readline.cursorTo(output, 0);
+      readline.clearScreenDown(output);
+    }
     prompting = false;
     queue.end();
   });
