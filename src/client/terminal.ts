@@ -1,6 +1,7 @@
 // The client's terminal side: reading lines (a line editor on a terminal, plain lines from a pipe)
 // and showing events (colour on a terminal, plain text in a pipe, JSON with --json). No sockets.
 
+import { readFileSync } from 'node:fs';
 import * as readline from 'node:readline';
 import pc from 'picocolors';
 import { describe, oneLine, ownHead, sanitize, toJson, clock, type UiEvent } from './events.ts';
@@ -52,6 +53,16 @@ export class NameColours {
       this.given.set(name, colour);
     }
     return colour;
+  }
+}
+
+/** Whether the parent process is the `bun run` that started this one (`bun run chat connect`). */
+function underBunRun(): boolean {
+  if (!process.env.npm_lifecycle_event) return false;
+  try {
+    return readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').includes('run');
+  } catch {
+    return false;
   }
 }
 
@@ -150,8 +161,9 @@ export function createUi(options: UiOptions): Ui {
     rl.write(null as unknown as string, { ctrl: true, name: 'e' });
     rl.write(null as unknown as string, { ctrl: true, name: 'u' });
   });
-  // Ctrl-Z stops the whole process group: under `bun run`, the shell waits for the parent, which
-  // must stop too. Back in the foreground (fg), the terminal is raw again and keys work at once.
+  // Ctrl-Z stops the client, and under `bun run` the bun run process too: the shell waits for
+  // that one, and would never get its prompt back otherwise. Back in the foreground (fg), the
+  // terminal is raw again and keys work at once, not only after the next message.
   rl.on('SIGTSTP', () => {
     const tty = input as { setRawMode?: (raw: boolean) => unknown };
     tty.setRawMode?.(false);
@@ -160,7 +172,8 @@ export function createUi(options: UiOptions): Ui {
       rl.resume();
       if (prompting) rl.prompt(true);
     });
-    process.kill(0, 'SIGTSTP');
+    if (underBunRun()) process.kill(process.ppid, 'SIGTSTP');
+    process.kill(process.pid, 'SIGTSTP');
   });
 
   const highlight = (text: string): string => {
