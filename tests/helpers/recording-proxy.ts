@@ -21,11 +21,12 @@ export class RecordingProxy {
    * `drop`: client lines matching it are recorded but not passed on (e.g. acks, to force redelivery).
    * `holdWhile`: client bytes are held back while it returns true for everything the client has
    * sent so far, then passed on in one piece (a network that bunches lines together).
+   * `listenPort`: the port to listen on (0: any), e.g. the port of a proxy stopped before.
    */
-  constructor(targetPort: number, drop?: (line: string) => boolean, holdWhile?: (sent: string) => boolean) {
+  constructor(targetPort: number, drop?: (line: string) => boolean, holdWhile?: (sent: string) => boolean, listenPort = 0) {
     this.listener = Bun.listen<Pipe>({
       hostname: '127.0.0.1',
-      port: 0,
+      port: listenPort,
       socket: {
         open: (client) => {
           client.data = { pending: [], partial: '', held: [] };
