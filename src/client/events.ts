@@ -50,7 +50,7 @@ function fateText(e: Extract<LocalEvent, { type: 'own' }>): string {
     case 'delivered':
       return '✓ delivered';
     case 'stored':
-      return `✓ stored: ${e.to ?? 'they'} ${e.to ? 'is' : 'are'} offline and will get it at the next login`;
+      return `✓ stored until ${e.to === undefined ? 'they log' : `${e.to} logs`} in`;
     case 'sent':
       return e.private ? '✓ sent' : `✓ reached ${e.reached ?? 0} ${e.reached === 1 ? 'user' : 'users'}`;
     case 'partial':

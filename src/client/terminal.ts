@@ -243,6 +243,7 @@ export function createUi(options: UiOptions): Ui {
           // Muted from before the prompt is drawn: a password typed ahead is not shown either.
           muted = true;
           rl.prompt(true);
+          readline.cursorTo(output, 0);
           output.write(prompt);
         } else {
           muted = false;

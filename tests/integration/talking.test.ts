@@ -37,7 +37,7 @@ describe('CLI-8 your own messages, each with its fate', () => {
     await hans.waitFor(/\d\d:\d\d hans → yoda: Hello there {2}✓ delivered/);
     expect(await yoda.event('message', { from: 'hans' })).toMatchObject({ body: 'Hello there' });
     hans.type(`message leia See you later${KEY.enter}`);
-    await hans.waitFor('hans → leia: See you later  ✓ stored: leia is offline and will get it at the next login');
+    await hans.waitFor('hans → leia: See you later  ✓ stored until leia logs in');
     hans.type(`message vader Truce?${KEY.enter}`);
     await hans.waitFor(/hans → vader: Truce\? {2}✗ not sent: .*vader/);
     hans.type(`message nobody x${KEY.enter}`);
