@@ -180,9 +180,10 @@ export class ChatClient {
   private async sendMessage(to: string | undefined, text: string): Promise<void> {
     const own = { type: 'own' as const, from: this.me, to, body: text };
     const chars = [...text].length;
-    const refuse = (reason: string): void => {
+    // Refused here: --json still gets an error line, as if the server had said it.
+    const refuse = (reason: string, code = 'text-too-long'): void => {
       this.failures++;
-      this.ui.show({ ...own, at: Date.now(), fate: 'refused', reason });
+      this.ui.show({ ...own, at: Date.now(), fate: 'refused', reason, reply: { type: 'error', code, text: reason } } as UiEvent);
     };
     // The client knows the limits: a line the server would refuse (or close the connection
     // over) is refused here, and the session goes on (CLI-7).
@@ -193,11 +194,12 @@ export class ChatClient {
     } catch (err) {
       if (!(err instanceof ConnectionLost)) throw err;
       this.failures++;
-      return this.ui.show({ ...own, at: Date.now(), fate: 'unknown', reason: 'the connection dropped before the server answered; it may not have been sent' });
+      const reason = 'the connection dropped before the server answered; it may not have been sent';
+      return this.ui.show({ ...own, at: Date.now(), fate: 'unknown', reason, reply: { type: 'error', code: 'internal', text: reason } } as UiEvent);
     }
     const at = Date.now();
     if (reply.type === 'error') {
-      if (reply.code === 'line-too-long') return refuse(reply.text);
+      if (reply.code === 'line-too-long' && reply.re === undefined) return refuse(reply.text, reply.code);
       this.failures++;
       return this.ui.show({ ...own, at, fate: 'refused', reason: reply.text, reply } as UiEvent);
     }

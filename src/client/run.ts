@@ -119,7 +119,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
       client.detach();
       ui.show({ type: 'notice', text: `${closedText(live)}; reconnecting…` });
       const again = await reconnectWire(live);
-      if (typeof again === 'number') return finish(again, 'reconnect', again === Exit.Auth ? 'Could not log in again' : 'Could not reconnect');
+      if (again === 'left') return finish(Exit.ServerGone, 'closed', 'Left while disconnected');
+      if (typeof again === 'number') return finish(again, 'reconnect', 'Could not log in again');
       live = again.wire;
       credentials = again.credentials;
       ui.show({ type: 'notice', text: `Reconnected to ${hosts[current]}:${options.port} as ${credentials.user}` });
@@ -149,25 +150,43 @@ export async function runClient(options: ClientOptions): Promise<number> {
   if (!client.loggedOut) return finish(CLOSE_EXIT[live.farewell?.code ?? ''] ?? Exit.ServerGone, live.farewell?.code ?? 'closed', closedText(live));
   return finish(Exit.Ok, 'logout', 'Logged out');
 
-  /** Tries the next address, then the next, waiting longer each time, until logged in again. */
-  async function reconnectWire(lost: Wire): Promise<{ wire: Wire; credentials: Credentials } | Exit> {
+  /**
+   * Tries the next address, then the next, waiting longer each time, until logged in again.
+   * On a terminal, Ctrl-D (or Ctrl-C on an empty line) meanwhile gives up: 'left'.
+   */
+  async function reconnectWire(lost: Wire): Promise<{ wire: Wire; credentials: Credentials } | Exit | 'left'> {
     lost.link.close();
+    let left = false;
+    const leaving = ui.interactive ? ui.inputEnded.then(() => void (left = true)) : new Promise<void>(() => {});
     for (let attempt = 0; ; attempt++) {
       const wait = backoffMs(attempt);
-      if (wait > 0) await Bun.sleep(wait);
+      if (wait > 0) await Promise.race([Bun.sleep(wait), leaving]);
+      if (left) return 'left';
       current = (current + 1) % hosts.length;
-      let wire: Wire;
-      try {
-        wire = await open(current);
-      } catch {
-        continue;
+      const tried = await Promise.race([attempt1(current), leaving.then(() => undefined)]);
+      if (left) {
+        if (tried && typeof tried === 'object') tried.wire.link.close();
+        return 'left';
       }
-      const again = await logIn(ui, wire.link, wire.closed, credentials);
-      if (typeof again === 'object') return { wire, credentials: again };
-      wire.link.close();
+      if (tried === undefined) continue;
+      if (typeof tried === 'object') return tried;
       // Wrong password or locked now: asking again would be guessing. Anything else: try again.
-      if (again === Exit.Auth) return Exit.Auth;
+      if (tried === Exit.Auth) return Exit.Auth;
     }
+  }
+
+  /** One attempt: connect to hosts[index] and log in with the saved credentials. */
+  async function attempt1(index: number): Promise<{ wire: Wire; credentials: Credentials } | Exit | undefined> {
+    let wire: Wire;
+    try {
+      wire = await open(index);
+    } catch {
+      return undefined;
+    }
+    const again = await logIn(ui, wire.link, wire.closed, credentials);
+    if (typeof again === 'object') return { wire, credentials: again };
+    wire.link.close();
+    return again === Exit.Auth ? Exit.Auth : undefined;
   }
 }
 

@@ -16,6 +16,8 @@ export interface Ui {
   alert(kind: 'direct' | 'mention' | 'warning'): void;
   /** Takes the line just entered off the screen and out of the history (a password typed by mistake). */
   forgetLastLine(): void;
+  /** Resolves when the input has ended (Ctrl-D, Ctrl-C on an empty line, end of a pipe). */
+  readonly inputEnded: Promise<void>;
   close(): void;
 }
 
@@ -102,6 +104,8 @@ export function createUi(options: UiOptions): Ui {
   const colours = pc.createColors(colourEnabled(output, env));
   const names = new NameColours();
   const queue = new LineQueue();
+  let endInput!: () => void;
+  const inputEnded = new Promise<void>((resolve) => (endInput = resolve));
   /** Typing is not echoed: a password is being typed (or typed ahead). */
   let muted = false;
   /** The line after the one being typed is a password (the first line is a username). */
@@ -154,6 +158,7 @@ export function createUi(options: UiOptions): Ui {
     }
     prompting = false;
     queue.end();
+    endInput();
   });
   // Ctrl-C clears a half-typed line; on an empty line it leaves, like Ctrl-D.
   rl.on('SIGINT', () => {
@@ -236,6 +241,7 @@ export function createUi(options: UiOptions): Ui {
 
   return {
     interactive,
+    inputEnded,
     ask(prompt, { secret = false, secretNext = false } = {}) {
       if (interactive) {
         rl.setPrompt(prompt);

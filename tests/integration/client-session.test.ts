@@ -47,6 +47,15 @@ describe('CLI-7 a line over a protocol limit', () => {
   }, 15_000);
 });
 
+describe('CLI-7 with --json', () => {
+  test('a message refused by the client still gives the script an error line with a code', async () => {
+    server = await startTestServer();
+    const { stdout } = await runCli(['connect', String(server.port), '--json'], { stdin: `hans\nfalcon*solo\nmessage yoda ${'x'.repeat(2001)}\n` });
+    const errors = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === 'error');
+    expect(errors).toEqual([expect.objectContaining({ code: 'text-too-long' })]);
+  });
+});
+
 describe('AUTH-2 passwords never on screen', () => {
   test('a username and password typed ahead in one go: the password is not shown', async () => {
     server = await startTestServer();

@@ -88,4 +88,15 @@ describe('CLI-9 reconnecting', () => {
     await yoda.request('message hans back again');
     await hans.waitFor('yoda: back again');
   }, 20_000);
+
+  test('Ctrl-D while it is reconnecting leaves at once (exit 1), however long the server stays away', async () => {
+    const server = await serve('127.0.0.1', 0);
+    const hans = track(new PtyClient(server.port, { rows: 40 }));
+    await hans.login('hans', 'falcon*solo');
+    await stop(server);
+    await hans.waitFor('reconnecting…');
+    hans.type('\x04');
+    expect(await hans.exited).toBe(1);
+    await hans.waitFor('Left while disconnected');
+  });
 });
