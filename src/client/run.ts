@@ -112,7 +112,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
     asking ??= ui.ask('> ');
     const next = await Promise.race([asking.then((line) => ({ line })), live.closed.then(() => undefined)]);
     if (next === undefined) {
-      if (client.loggedOut) return finish(client.failures > 0 && options.bail ? Exit.CommandFailed : Exit.Ok, 'logout', 'Logged out');
+      if (client.loggedOut) return finish(Exit.Ok, 'logout', 'Logged out');
       const code = live.farewell?.code ?? 'closed';
       if (!reconnect || !RECONNECT_AFTER.has(code)) return finish(CLOSE_EXIT[code] ?? Exit.ServerGone, code, closedText(live));
       // CLI-9: log in again on the next address, with backoff; lines typed meanwhile wait.
@@ -124,8 +124,10 @@ export async function runClient(options: ClientOptions): Promise<number> {
       live = again.wire;
       credentials = again.credentials;
       ui.show({ type: 'notice', text: `Reconnected to ${hosts[current]}:${options.port} as ${credentials.user}` });
-      await client.attach(live.link, limitsOf(credentials.welcome));
+      // The backlog that came with the welcome is shown first (attach() takes the link at once).
+      const attached = client.attach(live.link, limitsOf(credentials.welcome));
       for (const line of live.early.splice(0)) client.onEvent(line);
+      await attached;
       continue;
     }
     asking = undefined;
