@@ -115,6 +115,7 @@ export function createUi(options: UiOptions): Ui {
   /** The rows the last entered line took, for forgetLastLine(). */
   let lastRows = 1;
 
+  const ownResizeListeners = new Set((output as NodeJS.EventEmitter).listeners?.('resize') ?? []);
   const rl = readline.createInterface({
     input,
     output: interactive ? output : undefined,
@@ -127,6 +128,16 @@ export function createUi(options: UiOptions): Ui {
         }
       : undefined,
   });
+  // On a resize the terminal reflows the line being typed to the new width (tmux, VTE, iTerm2 …).
+  // readline redraws from the cursor's row as it was before the resize and leaves a stale copy of
+  // the rows above it: redraw from the top of the reflowed input area instead.
+  if (interactive && typeof (output as NodeJS.EventEmitter).listeners === 'function') {
+    const emitter = output as NodeJS.EventEmitter;
+    for (const listener of emitter.listeners('resize')) if (!ownResizeListeners.has(listener)) emitter.removeListener('resize', listener as () => void);
+    emitter.on('resize', () => {
+      if (prompting && !muted) redraw();
+    });
+  }
   const internals = rl as unknown as { _writeToOutput(s: string): void; history?: string[]; prevRows?: number; line: string; _refreshLine?(): void };
   if (interactive) {
     // Password entry: echo nothing but the line end (AUTH-2).
@@ -221,19 +232,24 @@ export function createUi(options: UiOptions): Ui {
     }
   };
 
+  /** Clears the input area (prompt and half-typed line), writes `text` above it if any, and redraws it. */
+  function redraw(text?: string): void {
+    const { rows } = rl.getCursorPos();
+    readline.moveCursor(output, 0, -rows);
+    readline.cursorTo(output, 0);
+    readline.clearScreenDown(output);
+    if (text !== undefined) output.write(`${text}\n`);
+    internals.prevRows = 0;
+    rl.prompt(true);
+  }
+
   const print = (text: string): void => {
     if (!interactive || !prompting) {
       output.write(`${text}\n`);
       return;
     }
     // CLI-1: clear the input area, print, then redraw the prompt and the half-typed line.
-    const { rows } = rl.getCursorPos();
-    readline.moveCursor(output, 0, -rows);
-    readline.cursorTo(output, 0);
-    readline.clearScreenDown(output);
-    output.write(`${text}\n`);
-    internals.prevRows = 0;
-    rl.prompt(true);
+    redraw(text);
   };
 
   /** --json on a terminal: the terminal echoes what is typed, so a password is read in raw mode. */
