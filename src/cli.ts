@@ -1,6 +1,8 @@
 #!/usr/bin/env bun
 // The one entrypoint: argv -> serve() or connect(), and exit codes. Nothing else lives here.
 
+// First: a terminal's echo goes off before anything else loads (see early-tty.ts).
+import './client/early-tty.ts';
 import { cac, type CAC } from 'cac';
 import { runClient } from './client/run.ts';
 import { hashCredentialsFile } from './server/credentials.ts';
