@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STATE_DIR } from '../helpers/cli.ts';
+import { CHAT, STATE_DIR } from '../helpers/cli.ts';
 import { KEY, PtyClient } from '../helpers/pty-client.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { ServerProcess } from '../helpers/server-process.ts';
@@ -64,8 +64,11 @@ describe('SIGINT twice (what Ctrl-C under bun run delivers: the terminal\'s and 
   });
 });
 
-describe('Ctrl-Z and fg on `bun run chat connect` in a shell', () => {
-  test('the shell gets its prompt back; after fg the keys work at once', async () => {
+describe('Ctrl-Z and fg in a shell', () => {
+  test.each([
+    ['bun run chat connect', `${process.execPath} run chat connect`],
+    ['the executable itself', CHAT.join(' ') + ' connect'],
+  ])('%s: the shell gets its prompt back; after fg the keys work at once', async (_name, command) => {
     server = await startTestServer();
     const yoda = track(await as(server.port, 'yoda'));
     const shell = track(new PtyClient(0, {
@@ -76,7 +79,7 @@ describe('Ctrl-Z and fg on `bun run chat connect` in a shell', () => {
       rows: 40,
     }));
     await shell.waitFor('shell$ ');
-    shell.type(`${process.execPath} run chat connect ${server.port}${KEY.enter}`);
+    shell.type(`${command} ${server.port}${KEY.enter}`);
     await shell.login('hans', 'falcon*solo');
     shell.type('\x1a'); // Ctrl-Z
     await shell.waitFor(/Stopped/, 8000);
