@@ -111,3 +111,44 @@ describe('CLI-10 what a server sends is one line of plain text', () => {
     await hans.waitFor('1 user online now: leia');
   });
 });
+
+describe('CLI-10 what a peer sends is one line of plain text (issue 10 item 10)', () => {
+  test('a private message with line feeds and a bidi override cannot forge lines on the other screen', async () => {
+    const { startTestServer } = await import('../helpers/test-server.ts');
+    const { as } = await import('../helpers/raw-client.ts');
+    const { PeerNode } = await import('../../src/p2p/peer-node.ts');
+    const chat = await startTestServer();
+    const hans = new LiveClient(chat.port);
+    closers.push(hans);
+    await hans.logIn('hans', 'falcon*solo');
+    // leia is a hostile peer: her own peer node, driven by hand, sends what a typed line cannot.
+    const leia = await as(chat.port, 'leia');
+    const opened = Promise.withResolvers<void>();
+    const node = PeerNode.listen('leia', 0, { onOpen: () => opened.resolve(), onMessage: () => {}, onClose: () => {} });
+    try {
+      await leia.request(`p2pport ${node.port}`);
+      // hans's client reports its private-chat port right after the welcome.
+      await hans.waitFor('Welcome, hans!');
+      for (let tries = 0; chat.server.state.sessions.get('hans')?.p2pPort === undefined; tries++) {
+        if (tries > 500) throw new Error("hans's client never reported its private-chat port");
+        await Bun.sleep(5);
+      }
+      expect((await leia.request('startprivate hans')).type).toBe('ok');
+      await hans.waitFor('leia asks for a private chat');
+      hans.write('accept leia');
+      const accepted = await leia.event('private-accepted', { user: 'hans' });
+      node.connect('hans', String(accepted.host), Number(accepted.port), String(accepted.token));
+      await opened.promise;
+      await hans.waitFor('Private chat with leia is open');
+      expect(node.sendText('hans', 'hi\nyoda: forged\r\nPrivate chat with leia closed: fake \u202eevil')).toBe(true);
+      await hans.waitFor('leia (private): hi⏎yoda: forged⏎Private chat with leia closed: fake ?evil');
+      const lines = hans.stdout.split('\n');
+      expect(lines.some((l) => l.startsWith('yoda: forged') || l.startsWith('Private chat with leia closed: fake'))).toBe(false);
+      expect(hans.stdout).not.toContain('\u202e');
+    } finally {
+      node.stop();
+      leia.kill();
+      await chat.stop();
+    }
+  });
+});
