@@ -138,7 +138,7 @@ export function createUi(options: UiOptions): Ui {
       if (prompting && !muted) redraw();
     });
   }
-  const internals = rl as unknown as { _writeToOutput(s: string): void; history?: string[]; prevRows?: number; line: string; _refreshLine?(): void };
+  const internals = rl as unknown as { _writeToOutput(s: string): void; history?: string[]; prevRows?: number; line: string };
   if (interactive) {
     // Password entry: echo nothing but the line end (AUTH-2).
     const write = internals._writeToOutput.bind(rl);
@@ -192,10 +192,12 @@ export function createUi(options: UiOptions): Ui {
     process.kill(process.pid, 'SIGTSTP');
   });
 
+  /** Your name, where it stands as a word of its own, in reverse video. */
   const highlight = (text: string): string => {
     const me = options.me?.();
     if (!me || !interactive) return text;
-    return text.split(me).join(colours.bold(colours.inverse(me)));
+    const word = new RegExp(`(?<![\\p{L}\\p{N}_])${me.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}_])`, 'gu');
+    return text.replace(word, (m) => colours.bold(colours.inverse(m)));
   };
 
   const paint = (e: UiEvent): string | undefined => {
