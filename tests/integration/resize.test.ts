@@ -53,7 +53,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-describe('a resized terminal', () => {
+describe('CLI-1 a resized terminal', () => {
   test.skipIf(!TMUX)('the half-typed line is redrawn once, narrower and wider, and messages still print above it', async () => {
     server = await startTestServer();
     const yoda: RawClient = await as(server.port, 'yoda');

@@ -56,7 +56,7 @@ describe('CLI-8 your own messages, each with its fate', () => {
   });
 });
 
-describe('commands as people type them', () => {
+describe('CLI-3 commands as people type them', () => {
   test('/msg, msg, /help, /query (plain lines go to the peer), reply, and quit', async () => {
     server = await startTestServer();
     const yoda = track(await as(server.port, 'yoda'));
