@@ -109,7 +109,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
 
   let asking: Promise<string | null> | undefined;
   for (;;) {
-    asking ??= ui.ask('> ');
+    // In a conversation the prompt names the person lines go to.
+    asking ??= ui.ask(client.query === undefined ? '> ' : `${client.query}> `);
     const next = await Promise.race([asking.then((line) => ({ line })), live.closed.then(() => undefined)]);
     if (next === undefined) {
       if (client.loggedOut) return finish(Exit.Ok, 'logout', 'Logged out');

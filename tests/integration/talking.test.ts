@@ -70,6 +70,8 @@ describe('CLI-3 commands as people type them', () => {
     await hans.waitFor('query [<user>]');
     hans.type(`/query yoda${KEY.enter}`);
     await hans.waitFor('Talking to yoda');
+    // The prompt says where plain lines go.
+    await hans.waitFor(() => hans.cursorRow() === 'yoda>');
     hans.type(`whoelse is a plain line here${KEY.enter}`);
     expect(await yoda.event('message', { from: 'hans' })).toMatchObject({ body: 'whoelse is a plain line here' });
     hans.type(`/whoelse${KEY.enter}`);
