@@ -250,6 +250,9 @@ export function createUi(options: UiOptions): Ui {
       output.write(`${text}\n`);
       return;
     }
+    // A resize whose SIGWINCH has not been handled yet would put the input area in the wrong
+    // place: ask the terminal for its size now (a change emits 'resize', handled at once).
+    (output as { _refreshSize?(): void })._refreshSize?.();
     // CLI-1: clear the input area, print, then redraw the prompt and the half-typed line.
     redraw(text);
   };

@@ -30,8 +30,17 @@ class Tmux {
   enter(): void {
     this.run(['send-keys', '-t', 'w', 'Enter']);
   }
-  resize(cols: number, rows: number): void {
+  /** Resizes the window; resolves once the terminal itself has the new size (tmux applies it to
+   * the pane's terminal a moment after it reflows its screen). */
+  async resize(cols: number, rows: number): Promise<void> {
     this.run(['resize-window', '-t', 'w', '-x', String(cols), '-y', String(rows)]);
+    const tty = this.run(['display-message', '-p', '-t', 'w', '#{pane_tty}']).trim();
+    const size = () => Bun.spawnSync(['stty', '-F', tty, 'size']).stdout.toString().trim();
+    const deadline = Date.now() + 4000;
+    while (size() !== `${rows} ${cols}`) {
+      if (Date.now() > deadline) throw new Error(`the terminal never became ${cols}x${rows}: ${size()}`);
+      await Bun.sleep(10);
+    }
   }
   async waitFor(check: (lines: string[]) => boolean, what: string, ms = 4000): Promise<void> {
     const deadline = Date.now() + ms;
@@ -73,7 +82,7 @@ describe('CLI-1 a resized terminal', () => {
     await tmux.waitFor(has('thirty columns'), 'the typed line');
     const copies = (lines: string[]) => lines.filter((l) => l.startsWith('> whoelse')).length;
     for (const cols of [30, 100, 45]) {
-      tmux.resize(cols, 20);
+      await tmux.resize(cols, 20);
       await yoda.request(`message hans now ${cols} columns`);
       await tmux.waitFor(has(`yoda: now ${cols} columns`), `the message at ${cols} columns`);
       await tmux.waitFor((lines) => lines.join('').includes(`> ${typed}`), `the typed line redrawn at ${cols} columns`);
