@@ -1,12 +1,15 @@
 #!/usr/bin/env bun
 // The one entrypoint: argv -> serve() or connect(), and exit codes. Nothing else lives here.
 
+// First: a terminal's echo goes off before anything else loads (see early-tty.ts).
+import './client/early-tty.ts';
 import { cac, type CAC } from 'cac';
 import { runClient } from './client/run.ts';
 import { hashCredentialsFile } from './server/credentials.ts';
 import { HASH_CONCURRENCY, hashPassword, isHash, JobQueue } from './server/passwords.ts';
 import { startServer } from './server/server.ts';
-import { stderrLogger } from './util/log.ts';
+import { jsonLogger, stderrLogger } from './util/log.ts';
+import { existsSync, statSync } from 'node:fs';
 import { versionLine } from './version.ts';
 
 /** Exit code for a bad command line (SPEC "Command line"). */
@@ -67,10 +70,14 @@ function buildCli(): CAC {
     .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
     .option('--web <port>', 'Also serve the web client (a page and its WebSocket) on this port; HTTPS with --tls-cert')
     .option('--web-host <addr>', 'Address for --web to listen on (default: --host)')
+    .option('--log-format <format>', 'Log lines as text, or json: one JSON object a line', { default: 'text' })
     .example('chat serve 5000 60 300')
     .example('chat serve 5000 60 300 --web 8080')
     .example('chat serve 5000 60 300 --tls-cert cert.pem --tls-key key.pem')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
+      const format = String(options.logFormat);
+      if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, not "${format}"`);
+      const log = format === 'json' ? jsonLogger : stderrLogger;
       const server = await startServer({
         port: wholeNumber(port, 'port', 0, 65535),
         blockDurationMs: wholeNumber(blockDuration, 'block_duration', 1) * 1000,
@@ -94,20 +101,25 @@ function buildCli(): CAC {
         offlineQuotaBytes: wholeNumber(options.offlineQuotaBytes, 'offline-quota-bytes', 0),
         tls: tlsFiles(options),
         web: webOptions(options),
-        log: stderrLogger,
+        log,
       });
       console.log(`chat server listening on ${server.hostname}:${server.port}`);
       if (server.webPort !== undefined) {
         const scheme = options.tlsCert === undefined ? 'http' : 'https';
         console.log(`web client on ${scheme}://${String(options.webHost ?? options.host)}:${server.webPort}/`);
       }
-      stderrLogger(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
+      log(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
+      let stopping = false;
       const shutdown = (signal: string) => {
-        stderrLogger(`${signal}: shutting down`);
+        // Ctrl-C under `bun run` arrives twice: from the terminal and forwarded by bun run. The
+        // second must not kill the process in the middle of its graceful shutdown.
+        if (stopping) return;
+        stopping = true;
+        log(`${signal}: shutting down`);
         void server.stop().then(() => process.exit(0));
       };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
     });
   cli
     .command('connect <port>', 'Log in to a chat server and chat')
@@ -116,16 +128,29 @@ function buildCli(): CAC {
     .option('--json', 'One JSON object a line on stdout, for scripts and bots')
     .option('--tls', 'Connect over TLS')
     .option('--ca <file>', 'With --tls: trust this certificate (PEM), e.g. a self-signed server certificate')
+    .option('--reconnect', 'Reconnect when the connection drops or the server restarts (default: on a terminal)')
+    .option('--no-reconnect', 'Exit when the connection drops instead')
+    .option('--no-bell', 'No terminal bell on a direct or private message')
+    .option('--bail', 'From a pipe: stop at the first command that fails, exit status 5')
     .example('chat connect 5000')
+    .example('chat connect 5000 --host chat1.example.org,chat2.example.org')
     .example('chat connect 5000 --host chat.example.org --tls')
     .action(async (port: string, options: Record<string, unknown>) => {
       if (options.ca !== undefined && !options.tls) throw new UsageError('--ca goes with --tls');
+      // A missing CA file is a mistake on the command line, not a network error.
+      if (options.ca !== undefined && (!existsSync(String(options.ca)) || !statSync(String(options.ca)).isFile())) {
+        throw new UsageError(`--ca ${String(options.ca)}: no such file`);
+      }
       const code = await runClient({
         port: wholeNumber(port, 'port', 1, 65535),
         host: String(options.host),
         p2pPort: wholeNumber(options.p2pPort, 'p2p-port', 0, 65535),
         json: options.json === true,
         tls: options.tls ? { ca: options.ca === undefined ? undefined : String(options.ca) } : undefined,
+        // cac: --reconnect sets true, --no-reconnect false; neither leaves the default (a terminal).
+        reconnect: process.argv.includes('--reconnect') ? true : process.argv.includes('--no-reconnect') ? false : undefined,
+        bell: options.bell !== false,
+        bail: options.bail === true,
       });
       await exitAfterOutput(code);
     });
@@ -138,7 +163,8 @@ function buildCli(): CAC {
       for (const problem of report.problems) console.error(problem);
       console.log(`${file}: ${report.hashed} ${report.hashed === 1 ? 'password' : 'passwords'} hashed, ${report.alreadyHashed} already hashed${report.problems.length ? `, ${report.problems.length} malformed left as they were` : ''}`);
     });
-  cli.help();
+  // cac prints "(default: true)" after a --no-x option, which reads as if it were on by default.
+  cli.help((sections) => sections.map((s) => ({ ...s, body: s.body.replace(/^(\s*--no-\S+.*?) \(default: true\)$/gm, '$1') })));
   return cli;
 }
 

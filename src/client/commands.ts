@@ -2,6 +2,7 @@
 // Help and tab completion are built from here (CLI-3).
 
 import { COMMANDS, usageOf, type ArgKind } from '../protocol/commands.ts';
+import { ALIASES, CLIENT_COMMANDS } from './typed-line.ts';
 
 export interface TypedCommand {
   readonly name: string;
@@ -14,8 +15,16 @@ export interface TypedCommand {
 
 const LOCAL: TypedCommand[] = [
   { name: 'private', usage: 'private <user> <text>', summary: 'send <text> over your private chat with <user> (never via the server)', args: ['user', 'text'], local: true },
+  { name: 'query', usage: CLIENT_COMMANDS.query.usage, summary: CLIENT_COMMANDS.query.summary, args: ['user'], local: true },
+  { name: 'reply', usage: CLIENT_COMMANDS.reply.usage, summary: CLIENT_COMMANDS.reply.summary, args: ['text'], local: true },
   { name: 'help', usage: 'help [command]', summary: 'list the commands, or explain one', args: [], local: true },
 ];
+
+/** `/msg` -> `message`, `quit` -> `logout`: the command a typed word names. */
+function canonical(word: string): string {
+  const bare = word.startsWith('/') ? word.slice(1) : word;
+  return ALIASES[bare] ?? bare;
+}
 
 export const TYPED: readonly TypedCommand[] = [
   ...Object.entries(COMMANDS)
@@ -25,7 +34,8 @@ export const TYPED: readonly TypedCommand[] = [
 ];
 
 export function findCommand(name: string): TypedCommand | undefined {
-  return TYPED.find((c) => c.name === name);
+  const wanted = canonical(name);
+  return TYPED.find((c) => c.name === wanted);
 }
 
 /** `help` or `help <command>` text. */
@@ -35,7 +45,12 @@ export function helpText(topic?: string): string {
     return command ? `${command.usage}\n  ${command.summary}` : `No command "${topic}". Type help for the list.`;
   }
   const width = Math.max(...TYPED.map((c) => c.usage.length));
-  return ['Commands:', ...TYPED.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`)].join('\n');
+  const aliases = Object.entries(ALIASES).map(([alias, name]) => `${alias} = ${name}`).join(', ');
+  return [
+    'Commands:',
+    ...TYPED.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    `Also: ${aliases}; every command works with a leading / too (/msg, /quit, /help).`,
+  ].join('\n');
 }
 
 /**
@@ -46,7 +61,8 @@ export function complete(line: string, users: (command: string) => Iterable<stri
   const words = line.trimStart().split(/\s+/);
   if (words.length <= 1) {
     const prefix = words[0] ?? '';
-    return TYPED.map((c) => `${c.name} `).filter((n) => n.startsWith(prefix));
+    const slash = prefix.startsWith('/') ? '/' : '';
+    return TYPED.map((c) => `${slash}${c.name} `).filter((n) => n.startsWith(prefix));
   }
   const command = findCommand(words[0] as string);
   if (words.length === 2 && command?.args[0] === 'user') {

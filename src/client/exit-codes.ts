@@ -11,5 +11,7 @@ export const Exit = {
   Auth: 3,
   /** Logged out by the server for inactivity. */
   Timeout: 4,
+  /** From a pipe with --bail: a command failed; the client logged out there. */
+  CommandFailed: 5,
 } as const;
 export type Exit = (typeof Exit)[keyof typeof Exit];

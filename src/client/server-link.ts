@@ -7,6 +7,7 @@ import { LineSplitter, INVALID_UTF8 } from '../protocol/line-splitter.ts';
 import { formatRequest } from '../protocol/request.ts';
 import { parseServerLine, type ErrorLine, type OkLine, type ServerLine } from '../protocol/server-lines.ts';
 import { Outbox, TurnFlusher } from '../util/outbox.ts';
+import { problemWith } from './check-line.ts';
 
 export type Reply = OkLine | ErrorLine;
 
@@ -18,6 +19,8 @@ export class ConnectionLost extends Error {
 
 interface LinkHandlers {
   onEvent(line: ServerLine): void;
+  /** A line that could not be understood, in one sentence; the session goes on (CLI-10). */
+  onMalformed(text: string): void;
   /** The connection ended (either side); `byServer` is false after close(). */
   onClose(byServer: boolean): void;
 }
@@ -113,21 +116,36 @@ export class ServerLink {
       return;
     }
     for (const raw of lines) {
-      if (raw === INVALID_UTF8 || raw === '') continue;
+      if (raw === '') continue;
+      if (raw === INVALID_UTF8) {
+        this.handlers.onMalformed('The server sent a line that is not UTF-8; ignored');
+        continue;
+      }
       let line: ServerLine;
       try {
         line = parseServerLine(raw);
       } catch {
+        this.handlers.onMalformed('The server sent a line that is not a JSON object with a type; ignored');
         continue;
       }
       this.heard = true;
+      const problem = problemWith(line);
       const re = (line as Reply).re;
-      const waiter = re === undefined ? undefined : this.pending.get(re);
-      if (waiter && (line.type === 'ok' || line.type === 'error')) {
+      const waiter = typeof re === 'string' && (line.type === 'ok' || line.type === 'error') ? this.pending.get(re) : undefined;
+      if (waiter) {
         this.pending.delete(re as string);
-        waiter.resolve(line);
-      } else {
+        waiter.resolve(problem ? { type: 'error', re, code: 'internal' as Reply['code'], text: `The server sent ${problem}` } as Reply : line as Reply);
+        continue;
+      }
+      if (problem) {
+        this.handlers.onMalformed(`The server sent ${problem}; ignored`);
+        continue;
+      }
+      try {
         this.handlers.onEvent(line);
+      } catch {
+        // Whatever went wrong with one line must not end the session (CLI-10).
+        this.handlers.onMalformed(`The server sent a ${String(line.type).slice(0, 40)} line that could not be shown; ignored`);
       }
     }
   }

@@ -15,6 +15,8 @@ export interface Request {
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 const TAG = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_TAG_CHARS}}$`);
 const WHOLE_NUMBER = /^\d{1,9}$/;
+/** Seconds may be any whole number: a window longer than the uptime means "since the start" (PRES-3). */
+const ANY_WHOLE_NUMBER = /^\d+$/;
 const ID = /^\d{1,15}$/;
 
 export function commandList(): string {
@@ -97,7 +99,7 @@ function checkWord(kind: ArgKind, word: string, usage: () => ProtocolError): voi
       if (charCount(word) > MAX_PASSWORD_CHARS) throw new ProtocolError(ErrorCode.Usage, `A password has at most ${MAX_PASSWORD_CHARS} characters`);
       return;
     case 'seconds':
-      if (!WHOLE_NUMBER.test(word)) throw new ProtocolError(ErrorCode.Usage, `<seconds> must be a whole number of seconds, not "${clip(word)}"`);
+      if (!ANY_WHOLE_NUMBER.test(word)) throw new ProtocolError(ErrorCode.Usage, `<seconds> must be a whole number of seconds, not "${clip(word)}"`);
       return;
     case 'port': {
       const port = Number(word);

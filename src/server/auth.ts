@@ -92,7 +92,8 @@ export function makePasswordHandler(register: Registrar) {
     const { rateLimit } = state.config;
     const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};
     // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
-    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, ...budget }));
+    // `inactivity` (seconds) lets the client warn shortly before an inactivity logout (SESS-1).
+    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
   };
 }
 

@@ -1,5 +1,6 @@
-// Server log lines: one per notable event, timestamped, on stderr. Lines of one event-loop turn
-// leave in one write (a login storm logs thousands a second).
+// Server log lines: one per notable event, timestamped, on stderr, as text or (--log-format json)
+// one JSON object a line. Lines of one event-loop turn leave in one write (a login storm logs
+// thousands a second).
 
 let pending: string[] = [];
 let scheduled = false;
@@ -14,10 +15,19 @@ function flush(): void {
 
 process.on('exit', flush);
 
-export function stderrLogger(line: string): void {
-  pending.push(`${new Date().toISOString()} ${line}\n`);
+function queue(text: string): void {
+  pending.push(text);
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
   }
+}
+
+export function stderrLogger(line: string): void {
+  queue(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** `--log-format json`: the same lines, each one JSON object `{"time": …, "message": …}`. */
+export function jsonLogger(line: string): void {
+  queue(`${JSON.stringify({ time: new Date().toISOString(), message: line })}\n`);
 }

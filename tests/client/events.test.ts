@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { clock, describe as describeEvent, listNames, sanitize, toJson } from '../../src/client/events.ts';
+import { clock, describe as describeEvent, listNames, oneLine, sanitize, toJson } from '../../src/client/events.ts';
+import { problemWith } from '../../src/client/check-line.ts';
+import { NameColours } from '../../src/client/terminal.ts';
+import type { ServerLine } from '../../src/protocol/server-lines.ts';
 
 describe('client events', () => {
   test('--json never prints a private-chat token (CLI-5)', () => {
@@ -30,5 +33,38 @@ describe('client events', () => {
     const now = new Date(2026, 10, 21, 15, 30).getTime();
     expect(clock(new Date(2026, 10, 21, 9, 5).getTime(), now)).toBe('09:05');
     expect(clock(new Date(2026, 10, 20, 23, 59).getTime(), now)).toBe('Nov 20 23:59');
+  });
+
+  test('CLI-10 what a server or peer sends is one line: breaks shown as ⏎, controls and bidi controls as ?', () => {
+    expect(oneLine('hi\nleia: forged\r\nmore\u2028x\u0085y')).toBe('hi⏎leia: forged⏎more⏎x⏎y');
+    expect(oneLine('a\u202eb\u2067c\u200fd\u001b[2J\te')).toBe('a?b?c?d?[2J e');
+    expect(describeEvent({ type: 'private-message', from: 'leia', body: 'one\nPrivate chat with hans closed: fake', at: 0 }).text).toBe('leia (private): one⏎Private chat with hans closed: fake');
+    expect(describeEvent({ type: 'message', id: 1, from: 'le\nia', at: 0, body: '\u202eabc' }).text).toBe('le⏎ia: ?abc');
+    expect(describeEvent({ type: 'private-closed', user: 'yo\nda', reason: 'x\ny' }).text).toBe('Private chat with yo⏎da closed: x⏎y');
+  });
+
+  test('CLI-10 malformed lines of known types are told apart; unknown types are not malformed', () => {
+    const bad: unknown[] = [
+      { type: 'presence', users: 'x', online: true },
+      { type: 'presence', users: [], online: true },
+      { type: 'error', code: 'busy' },
+      { type: 'message', id: 1, from: 5, at: 0, body: 'x' },
+      { type: 'message', id: 1, at: 0, body: 'x' },
+      { type: 'broadcast', id: '1', from: 'a', at: 0, body: 'x' },
+      { type: 'private-accepted', user: 'yoda', host: 'h' },
+      { type: 'bye', code: 'timeout' },
+    ];
+    for (const line of bad) expect(problemWith(line as ServerLine)).toBeString();
+    expect(problemWith({ type: 'message', id: 1, from: 'a', at: 0, body: '' })).toBeUndefined();
+    expect(problemWith({ type: 'newer-thing' } as unknown as ServerLine)).toBeUndefined();
+  });
+
+  test('nick colours: stable per name, distinct for different names, never red or magenta', () => {
+    const colours = new NameColours();
+    const names = ['yoda', 'leia', 'luke', 'vader', 'han', 'chewie', 'lando', 'rey'];
+    const given = names.map((n) => colours.of(n));
+    expect(new Set(given).size).toBe(names.length);
+    expect(names.map((n) => colours.of(n))).toEqual(given);
+    for (const c of given) expect(c).not.toMatch(/red|magenta/i);
   });
 });

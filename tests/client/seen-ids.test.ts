@@ -21,7 +21,7 @@ function fakeClient(seen: SeenIds, file?: string) {
     notify: (verb: string, args: unknown[] = []) => notified.push({ verb, args, onDisk: file ? readFileSync(file, 'utf8') : undefined }),
     request: async () => ({ type: 'ok', code: 'x' }),
   } as unknown as ServerLink;
-  const ui = { interactive: false, show: (e: UiEvent) => shown.push(e), ask: async () => null, close() {} } as Ui;
+  const ui = { interactive: false, show: (e: UiEvent) => shown.push(e), ask: async () => null, alert() {}, forgetLastLine() {}, inputEnded: new Promise<void>(() => {}), close() {} } as Ui;
   return { client: new ChatClient('hans', link, ui, seen), shown, notified };
 }
 

@@ -16,7 +16,11 @@ export class PtyClient {
   private pendingWrites = 0;
   readonly exited: Promise<number>;
 
-  constructor(port: number, options: { env?: Record<string, string>; cols?: number; rows?: number } = {}) {
+  /**
+   * `chat connect <port> ...args` on a new terminal; `argv` replaces the whole command line (e.g.
+   * `bun run chat serve ...`), run in `cwd`.
+   */
+  constructor(port: number, options: { env?: Record<string, string>; cols?: number; rows?: number; args?: string[]; argv?: string[]; cwd?: string } = {}) {
     const cols = options.cols ?? 100;
     const rows = options.rows ?? 30;
     this.screen = new xterm.Terminal({ cols, rows, allowProposedApi: true });
@@ -31,8 +35,12 @@ export class PtyClient {
     });
     const env: Record<string, string> = { ...(process.env as Record<string, string>), TERM: 'xterm-256color', CHAT_STATE_DIR: STATE_DIR, ...options.env };
     if (!options.env || !('NO_COLOR' in options.env)) delete env.NO_COLOR;
-    this.proc = Bun.spawn([...CHAT, 'connect', String(port)], { terminal: this.terminal, env });
+    this.proc = Bun.spawn(options.argv ?? [...CHAT, 'connect', String(port), ...(options.args ?? [])], { terminal: this.terminal, env, cwd: options.cwd });
     this.exited = this.proc.exited;
+  }
+
+  get pid(): number {
+    return this.proc.pid;
   }
 
   /** Sends keystrokes, as a person typing. */

@@ -8,6 +8,8 @@ interface Pipe {
   pending: Uint8Array[];
   /** Text of an unfinished line, when lines are being filtered. */
   partial: string;
+  /** Client bytes held back (see `releaseWhen`). */
+  held: Uint8Array[];
 }
 
 export class RecordingProxy {
@@ -15,14 +17,19 @@ export class RecordingProxy {
   toServer = '';
   private readonly listener: TCPSocketListener<Pipe>;
 
-  /** `drop`: client lines matching it are recorded but not passed on (e.g. acks, to force redelivery). */
-  constructor(targetPort: number, drop?: (line: string) => boolean) {
+  /**
+   * `drop`: client lines matching it are recorded but not passed on (e.g. acks, to force redelivery).
+   * `holdWhile`: client bytes are held back while it returns true for everything the client has
+   * sent so far, then passed on in one piece (a network that bunches lines together).
+   * `listenPort`: the port to listen on (0: any), e.g. the port of a proxy stopped before.
+   */
+  constructor(targetPort: number, drop?: (line: string) => boolean, holdWhile?: (sent: string) => boolean, listenPort = 0) {
     this.listener = Bun.listen<Pipe>({
       hostname: '127.0.0.1',
-      port: 0,
+      port: listenPort,
       socket: {
         open: (client) => {
-          client.data = { pending: [], partial: '' };
+          client.data = { pending: [], partial: '', held: [] };
           Bun.connect({
             hostname: '127.0.0.1',
             port: targetPort,
@@ -46,6 +53,11 @@ export class RecordingProxy {
             const kept = lines.filter((line) => !drop(line));
             copy = Buffer.from(kept.map((line) => `${line}\n`).join(''));
           }
+          if (holdWhile?.(this.toServer)) {
+            client.data.held.push(copy);
+            return;
+          }
+          if (client.data.held.length > 0) copy = Buffer.concat([...client.data.held.splice(0), copy]);
           if (client.data.upstream) client.data.upstream.write(copy);
           else client.data.pending.push(copy);
         },

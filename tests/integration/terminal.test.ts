@@ -93,7 +93,8 @@ describe('CLI-2 colours', () => {
     expect(named[0]).toMatch(/\x1b\[3[1-6]m/);
     hans.type(`message nobody x${KEY.enter}`);
     await hans.waitFor('There is no user called nobody');
-    expect(hans.raw).toMatch(/\x1b\[31mThere is no user called nobody/);
+    // A refused message is shown in red with its reason (CLI-8).
+    expect(hans.raw).toMatch(/\x1b\[31mhans → nobody: x  ✗ not sent: There is no user called nobody/);
     expect(hans.text()).toMatch(/\d\d:\d\d yoda: two/);
   });
 
