@@ -19,7 +19,3 @@ export const MAX_TAG_CHARS = 16;
 export const BURST_SECONDS = 5;
 /** What a notification (ack, active) costs of the command budget: no output, but a flood is a flood. */
 export const NOTIFICATION_COST = 0.1;
-/** Shortest new username, in characters (existing accounts keep working). */
-export const MIN_NAME_CHARS = 2;
-/** Shortest new password, in characters (existing accounts keep working). */
-export const MIN_PASSWORD_CHARS = 8;
