@@ -5,12 +5,15 @@
 import * as hdr from 'hdr-histogram-js';
 import { Client, connectClient, countLine, field, flusher, intAt, login, pool, presenceNames, type LineHandler } from './lib/client.ts';
 import { nowMs, nowUs, sleep } from './lib/clock.ts';
+import { answerPing, ircRegister, numeric, privmsgText } from './lib/irc.ts';
 
 type Msg = Record<string, unknown> & { id: number; cmd: string };
 
 let clients: Client[] = [];
 let host = '127.0.0.1';
 let port = 0;
+/** What the users speak: chat's protocol, the bare relay's pairing, or IRC (ngIRCd). */
+let proto: 'chat' | 'relay' | 'irc' = 'chat';
 let relay = false;
 
 function newHistogram() {
@@ -26,11 +29,15 @@ function pad(chars: number): string {
 async function setup(m: Msg): Promise<object> {
   host = m.host as string;
   port = m.port as number;
-  relay = m.relay === true;
+  proto = (m.proto as typeof proto | undefined) ?? 'chat';
+  relay = proto === 'relay';
   const users = m.users as string[];
   const countOnly = m.countOnly === true;
   const fresh = users.map((name) => new Client(name));
-  fresh.forEach((c, i) => (c.partner = users[i ^ 1] ?? ''));
+  fresh.forEach((c, i) => {
+    c.partner = users[i ^ 1] ?? '';
+    c.peer = fresh[i ^ 1];
+  });
   const started = nowMs();
   const times: number[] = [];
   // Logins in progress are bounded: a connect completes in the kernel before the server accepts it,
@@ -40,6 +47,7 @@ async function setup(m: Msg): Promise<object> {
     const t0 = nowMs();
     await connectClient(c, host, port);
     if (relay) await pairOnRelay(c, `${m.tag}-${(index.get(c) as number) >> 1}`);
+    else if (proto === 'irc') await ircRegister(c, ircIdleLine);
     else await login(c, m.password as string);
     c.countOnly = countOnly;
     times.push(nowMs() - t0);
@@ -96,6 +104,8 @@ function sendOne(c: Client): void {
   const seq = ++c.seq;
   if (relay) {
     c.send(`{"type":"message","id":${seq},"from":"${c.name}","at":${Date.now()},"body":"b ${nowUs()} ${body}"}\n`);
+  } else if (proto === 'irc') {
+    c.send(`PRIVMSG ${c.partner} :b ${nowUs()} ${body}\r\n`);
   } else {
     c.send(`#${seq.toString(36)} message ${c.partner} b ${nowUs()} ${body}\n`);
   }
@@ -129,6 +139,44 @@ const directLine: LineHandler = (c, line) => {
     c.linesAfterWelcome += presenceNames(line);
   }
 };
+
+// IRC has no delivery confirmation. The analogue of `delivered`: the recipient, in this same
+// process, has the message; the sender's window opens then, with no reply crossing the server.
+const ircDirectLine: LineHandler = (c, line) => {
+  const text = privmsgText(line);
+  if (text >= 0) {
+    c.received++;
+    const from = c.peer;
+    if (from) {
+      from.inflight--;
+      from.delivered++;
+    }
+    if (histogram) {
+      if (c.chunkAt === 0) c.chunkAt = nowUs();
+      if (line.startsWith('b ', text)) histogram.recordValue(Math.max(1, c.chunkAt - intAt(line, text + 2)));
+    }
+  } else {
+    ircIdleLine(c, line);
+  }
+};
+
+/** Lines outside a measurement: PINGs answered, error replies kept (4xx/5xx, ERROR). */
+const ircIdleLine: LineHandler = (c, line) => {
+  if (answerPing(c, line)) return;
+  const code = numeric(line);
+  if ((code >= '400' && code < '600') || line.startsWith('ERROR ')) {
+    c.failed++;
+    lastError = line;
+  } else if (line.includes(' JOIN ')) {
+    c.linesAfterWelcome++;
+  }
+};
+
+/** IRC: what the recipient read opens its partner's window. */
+function refillPeer(c: Client): void {
+  const sender = c.peer;
+  if (sender && running && window > 0) while (sender.inflight < window) sendOne(sender);
+}
 
 function ackAndRefill(c: Client): void {
   if (c.maxId > c.ackedId) {
@@ -181,8 +229,8 @@ async function waitDrained(list: readonly Client[], ms: number): Promise<boolean
 function toDirectMode(list: readonly Client[]): void {
   for (const c of list) {
     c.countOnly = false;
-    c.onLine = directLine;
-    c.afterChunk = ackAndRefill;
+    c.onLine = proto === 'irc' ? ircDirectLine : directLine;
+    c.afterChunk = proto === 'irc' ? refillPeer : ackAndRefill;
   }
 }
 
@@ -195,6 +243,7 @@ async function direct(m: Msg): Promise<object> {
   resetCounters(list);
   toDirectMode(list);
   running = true;
+  // (On IRC this only fills the window: nothing is ever acked.)
   for (const c of list) ackAndRefill(c);
   flusher.request();
   await sleep(m.warmupMs as number);
@@ -273,19 +322,41 @@ const BCAST = '{"type":"broadcast","id":';
 /** Per broadcast id: copies received here and the latest arrival (µs since the send). */
 const copies = new Map<number, { count: number; maxUs: number }>();
 
+function countCopy(id: number, latencyUs: number): void {
+  histogram?.recordValue(latencyUs);
+  const entry = copies.get(id);
+  if (entry) {
+    entry.count++;
+    if (latencyUs > entry.maxUs) entry.maxUs = latencyUs;
+  } else {
+    copies.set(id, { count: 1, maxUs: latencyUs });
+  }
+}
+
+/** IRC: `PRIVMSG #all :b <sent µs> <index> <padding>`; the index stands in for a message id. */
+const ircBroadcastLine: LineHandler = (c, line) => {
+  const text = privmsgText(line);
+  if (text >= 0 && line.startsWith('b ', text)) {
+    if (c.chunkAt === 0) c.chunkAt = nowUs();
+    const sentAt = intAt(line, text + 2);
+    countCopy(intAt(line, line.indexOf(' ', text + 2) + 1), Math.max(1, c.chunkAt - sentAt));
+  } else {
+    ircIdleLine(c, line);
+  }
+};
+
+/** IRC: everyone joins #all (the broadcast's analogue); run.ts waits for the JOIN flood to settle. */
+function ircJoin(): object {
+  for (const c of clients) c.send('JOIN #all\r\n');
+  flusher.request();
+  return {};
+}
+
 const broadcastLine: LineHandler = (c, line) => {
   if (line.startsWith(BCAST)) {
     if (c.chunkAt === 0) c.chunkAt = nowUs();
     const id = intAt(line, BCAST.length);
-    const latencyUs = Math.max(1, c.chunkAt - field(line, '"body":"b '));
-    histogram?.recordValue(latencyUs);
-    const entry = copies.get(id);
-    if (entry) {
-      entry.count++;
-      if (latencyUs > entry.maxUs) entry.maxUs = latencyUs;
-    } else {
-      copies.set(id, { count: 1, maxUs: latencyUs });
-    }
+    countCopy(id, Math.max(1, c.chunkAt - field(line, '"body":"b ')));
   } else if (line.startsWith('{"type":"ok"') && line.includes('"code":"sent"')) {
     c.delivered++;
   } else {
@@ -299,7 +370,7 @@ function broadcastListen(): object {
   for (const c of clients) {
     c.countOnly = false;
     c.partial = '';
-    c.onLine = broadcastLine;
+    c.onLine = proto === 'irc' ? ircBroadcastLine : broadcastLine;
     c.afterChunk = () => {};
   }
   return {};
@@ -311,9 +382,12 @@ async function broadcastSend(m: Msg): Promise<object> {
   const text = pad(m.bodyChars as number);
   sender.delivered = 0;
   for (let i = 0; i < count; i++) {
-    sender.send(`#b${i} broadcast b ${nowUs()} ${text}\n`);
+    if (proto === 'irc') sender.send(`PRIVMSG #all :b ${nowUs()} ${i} ${text}\r\n`);
+    else sender.send(`#b${i} broadcast b ${nowUs()} ${text}\n`);
     await sleep(m.intervalMs as number);
   }
+  // An IRC channel message has no reply: nothing to confirm.
+  if (proto === 'irc') return { sent: count, confirmed: count };
   const until = nowMs() + 10_000;
   while (sender.delivered < count && nowMs() < until) await sleep(10);
   return { sent: count, confirmed: sender.delivered };
@@ -425,6 +499,7 @@ const commands: Record<string, (m: Msg) => object | Promise<object>> = {
   direct,
   latency,
   broadcastListen,
+  ircJoin,
   broadcastSend,
   broadcastReport,
   offlineSend,

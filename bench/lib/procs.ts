@@ -7,7 +7,8 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dir, '..', '..');
 
 export interface Target {
-  readonly kind: 'server' | 'relay';
+  /** server: chat; relay: bench/relay.ts; irc: ngIRCd (bench/lib/ngircd.ts). */
+  readonly kind: 'server' | 'relay' | 'irc';
   readonly port: number;
   readonly pid: number;
   readonly dir: string;
