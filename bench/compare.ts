@@ -115,18 +115,26 @@ async function broadcast(kit: Kit, p: CompareParams, log: (line: string) => void
   }
   await Promise.all(workers.map((w) => w.call('broadcastListen')));
   // The server's CPU with nothing to do, over a window as long as the broadcasts' (timers, the
-  // collector): subtracted, so that what is left is the broadcasts' own. /proc counts in 10 ms ticks.
+  // collector), before and after them; the smaller is subtracted (what came before may still be
+  // the collector tidying up after the previous load). /proc counts in 10 ms ticks.
   const windowMs = count * intervalMs + 500;
-  const idle = new CpuMeter(target.pid);
-  await sleep(windowMs);
-  const idleCpuMs = idle.read() * windowMs;
+  const idleShare = async () => {
+    const idle = new CpuMeter(target.pid);
+    await sleep(windowMs);
+    return idle.read();
+  };
+  await sleep(1000);
+  const idleBefore = await idleShare();
   const meter = new CpuMeter(target.pid);
+  const t0 = performance.now();
   await (workers[0] as Worker).call('broadcastSend', { count, intervalMs, bodyChars: p.bodyChars });
   await sleep(500);
+  const elapsedMs = performance.now() - t0;
   const cpu = meter.read();
   const kernelShare = cpu > 0 ? meter.lastSystem / cpu : 0;
+  const idleCpuMs = Math.min(idleBefore, await idleShare()) * elapsedMs;
   // CPU over the whole window (sends, intervalMs apart, and 500 ms after), less the idle, per broadcast.
-  const serverCpuMs = Math.max(0, cpu * windowMs - idleCpuMs) / count;
+  const serverCpuMs = Math.max(0, cpu * elapsedMs - idleCpuMs) / count;
   const reports = await Promise.all(workers.map((w) => w.call<{ copies: [number, number, number][] }>('broadcastReport')));
   const perId = new Map<number, { n: number; maxUs: number }>();
   for (const r of reports) {

@@ -94,6 +94,8 @@ function lineMode(): object {
 const MSG = '{"type":"message","id":';
 let running = false;
 let window = 0;
+/** Messages each user sends at most (directCount: a fixed amount of work, for instruction counts). */
+let sendLimit = Infinity;
 let body = 'b';
 let histogram: ReturnType<typeof newHistogram> | undefined;
 let lastError = '';
@@ -175,7 +177,7 @@ const ircIdleLine: LineHandler = (c, line) => {
 /** IRC: what the recipient read opens its partner's window. */
 function refillPeer(c: Client): void {
   const sender = c.peer;
-  if (sender && running && window > 0) while (sender.inflight < window) sendOne(sender);
+  if (sender && running && window > 0) while (sender.inflight < window && sender.sent < sendLimit) sendOne(sender);
 }
 
 function ackAndRefill(c: Client): void {
@@ -183,7 +185,7 @@ function ackAndRefill(c: Client): void {
     c.send(`ack ${c.maxId}\n`);
     c.ackedId = c.maxId;
   }
-  if (running && window > 0) while (c.inflight < window) sendOne(c);
+  if (running && window > 0) while (c.inflight < window && c.sent < sendLimit) sendOne(c);
 }
 
 function totals(list: readonly Client[]) {
@@ -265,6 +267,35 @@ async function direct(m: Msg): Promise<object> {
     drained,
     lastError,
   };
+}
+
+/** Each user sends exactly `perUser` messages to its partner, `window` in flight; resolves when all are answered. */
+async function directCount(m: Msg): Promise<object> {
+  const list = activeClients(m);
+  window = m.window as number;
+  sendLimit = m.perUser as number;
+  body = pad(m.bodyChars as number);
+  histogram = undefined;
+  lastError = '';
+  resetCounters(list);
+  toDirectMode(list);
+  running = true;
+  const t0 = nowMs();
+  for (const c of list) ackAndRefill(c);
+  const drained = await (async () => {
+    const until = nowMs() + (m.timeoutMs as number);
+    while (nowMs() < until) {
+      const t = totals(list);
+      if (t.delivered + t.stored + t.failed >= list.length * sendLimit) return true;
+      await sleep(10);
+    }
+    return false;
+  })();
+  // The last acks go out with the chunk that completed the count; give them a moment to leave.
+  await sleep(100);
+  running = false;
+  sendLimit = Infinity;
+  return { ms: nowMs() - t0, drained, ...totals(list), lastError };
 }
 
 async function latency(m: Msg): Promise<object> {
@@ -497,6 +528,7 @@ const commands: Record<string, (m: Msg) => object | Promise<object>> = {
   stats,
   lineMode,
   direct,
+  directCount,
   latency,
   broadcastListen,
   ircJoin,

@@ -61,15 +61,15 @@ async function accepts(port: number): Promise<boolean> {
 }
 
 /** Starts ngircd in the foreground (-n) and resolves once its port accepts connections. */
-export async function startNgircd(binary: string, dir: string): Promise<Target> {
+export async function startNgircd(binary: string, dir: string, wrap: string[] = []): Promise<Target> {
   const file = join(dir, 'ngircd.conf');
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = freePort();
     writeFileSync(file, config(dir, port));
     const log = Bun.file(join(dir, `ngircd-${attempt}.log`));
-    const proc = Bun.spawn([binary, '-n', '-f', file], { stdin: 'ignore', stdout: log, stderr: log });
-    const until = performance.now() + 10_000;
+    const proc = Bun.spawn([...wrap, binary, '-n', '-f', file], { stdin: 'ignore', stdout: log, stderr: log });
+    const until = performance.now() + (wrap.length > 0 ? 120_000 : 10_000);
     while (performance.now() < until && proc.exitCode === null) {
       if (await accepts(port)) {
         return {
@@ -80,7 +80,7 @@ export async function startNgircd(binary: string, dir: string): Promise<Target> 
           db: '',
           async stop() {
             proc.kill('SIGTERM');
-            const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+            const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(wrap.length > 0 ? 120_000 : 5000).then(() => false)]);
             if (!exited) {
               proc.kill('SIGKILL');
               await proc.exited;

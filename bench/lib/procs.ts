@@ -22,14 +22,16 @@ export interface TargetOptions {
   /** Write a CPU profile of the server to this directory (bun --cpu-prof). */
   profileDir?: string;
   timeoutSeconds?: number;
+  /** A command to run the target under, e.g. valgrind (bench/instructions.ts). */
+  wrap?: string[];
 }
 
 /** Reads the child's stdout until its first line, which names the port. */
-async function firstLine(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }): Promise<string> {
+async function firstLine(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }, timeoutMs: number): Promise<string> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = '';
-  const deadline = setTimeout(() => proc.kill(), 30_000);
+  const deadline = setTimeout(() => proc.kill(), timeoutMs);
   try {
     while (!text.includes('\n')) {
       const { value, done } = await reader.read();
@@ -50,6 +52,7 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
   const cmd =
     kind === 'server'
       ? [
+          ...(options.wrap ?? []),
           process.execPath,
           ...profile,
           join(ROOT, 'src/cli.ts'),
@@ -85,9 +88,10 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           '--offline-quota-bytes',
           '0',
         ]
-      : [process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
+      : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
-  const line = await firstLine(proc);
+  // Under valgrind a start takes a while.
+  const line = await firstLine(proc, options.wrap ? 300_000 : 30_000);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
   if (!port) throw new Error(`${kind} did not say its port: ${line}`);
   return {
@@ -98,7 +102,7 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
     db,
     async stop() {
       proc.kill('SIGTERM');
-      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(options.wrap ? 120_000 : 20_000).then(() => false)]);
       if (!exited) {
         proc.kill('SIGKILL');
         await proc.exited;

@@ -1,0 +1,131 @@
+// Instructions per message, counted by valgrind's callgrind: repeatable on a shared machine,
+// where seconds are not. Each system (chat, and ngIRCd when installed) runs under callgrind twice
+// with the same users logged in: once with a fixed amount of work, once with none; the difference
+// divided by the work is what one direct message (or one broadcast) costs in user-space
+// instructions. Kernel time (syscalls, TCP) is not counted: see bench/run.ts's CPU split for it.
+//
+//   bun bench/instructions.ts [--users 100] [--window 16] [--messages 20000]
+//                             [--broadcast-users 1000] [--broadcasts 10] [--only chat|ngircd] [--keep DIR]
+//
+// Slow (valgrind runs the server ~50x slower): a few minutes. The callgrind files are kept in
+// --keep DIR (default: a temp dir, printed) for callgrind_annotate.
+
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sleep } from './lib/clock.ts';
+import { fmt, makeKit, names } from './lib/kit.ts';
+import { ngircdPath, startNgircd } from './lib/ngircd.ts';
+import { startTarget, type Target, type Worker } from './lib/procs.ts';
+
+const { values: flags } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    users: { type: 'string', default: '100' },
+    window: { type: 'string', default: '16' },
+    messages: { type: 'string', default: '20000' },
+    'broadcast-users': { type: 'string', default: '1000' },
+    broadcasts: { type: 'string', default: '10' },
+    only: { type: 'string' },
+    keep: { type: 'string' },
+  },
+});
+
+const users = Number(flags.users);
+const window = Number(flags.window);
+const perUser = Math.ceil(Number(flags.messages) / users);
+const messages = perUser * users;
+const bUsers = Number(flags['broadcast-users']);
+const broadcasts = Number(flags.broadcasts);
+const outDir = flags.keep ?? mkdtempSync(join(os.tmpdir(), 'chat-callgrind-'));
+mkdirSync(outDir, { recursive: true });
+const workDir = mkdtempSync(join(os.tmpdir(), 'chat-instr-'));
+const log = (line: string) => console.error(`[instructions] ${line}`);
+const kit = makeKit({ workDir, warmupMs: 0, seconds: 0, bodyChars: 40, loginConcurrency: 20, serverTimeoutSeconds: 3600, profileDir: undefined, log });
+
+type System = 'chat' | 'ngircd';
+
+function callgrind(name: string): string[] {
+  // --smc-check: Bun's JIT writes code to the heap. Every thread's count goes into one total.
+  return ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(outDir, `${name}.%p.out`)}`];
+}
+
+async function start(system: System, accounts: number, name: string): Promise<Target> {
+  const { dir, credentials } = kit.freshDir(system === 'chat' ? accounts : 0);
+  if (system === 'ngircd') return startNgircd(ngircdPath() as string, dir, callgrind(name));
+  return startTarget('server', { dir, credentials, timeoutSeconds: 3600, wrap: callgrind(name) });
+}
+
+/** The total of instructions (Ir) in the callgrind file(s) whose name starts with `name.`. */
+function totalIr(name: string): number {
+  let total = 0;
+  for (const file of readdirSync(outDir).filter((f) => f.startsWith(`${name}.`))) {
+    const m = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(outDir, file), 'utf8'));
+    total += Number(m?.[1] ?? 0);
+  }
+  return total;
+}
+
+/** One server under callgrind: log in, do `work` (or nothing), stop; returns its instructions. */
+async function run(system: System, name: string, accounts: number, work: (target: Target, workers: Worker[]) => Promise<void>): Promise<number> {
+  const target = await start(system, accounts, name);
+  try {
+    const { workers } = await kit.logIn(target, names(0, accounts), 5000, false, `cg-${name}-`);
+    try {
+      await work(target, workers);
+    } finally {
+      await kit.exitAll(workers);
+    }
+  } finally {
+    await target.stop();
+  }
+  return totalIr(name);
+}
+
+async function settleJoins(system: System, workers: Worker[], n: number): Promise<void> {
+  if (system === 'chat') await kit.settle(workers, (n * (n - 1)) / 2, 600_000);
+  else {
+    await Promise.all(workers.map((w) => w.call('ircJoin')));
+    await kit.settle(workers, (n * (n + 1)) / 2, 600_000);
+  }
+}
+
+async function direct(system: System): Promise<{ withWork: number; without: number; perMessage: number }> {
+  const go = (count: number) => async (_t: Target, workers: Worker[]) => {
+    const r = await (workers[0] as Worker).call<{ drained: boolean; delivered: number; ms: number }>('directCount', { window, perUser: count, bodyChars: 40, timeoutMs: 600_000 });
+    if (count > 0) log(`${system}: ${fmt(r.delivered)} messages answered in ${fmt(r.ms)} ms under callgrind (all: ${r.drained})`);
+  };
+  const withWork = await run(system, `${system}-direct`, users, go(perUser));
+  const without = await run(system, `${system}-direct-none`, users, go(0));
+  return { withWork, without, perMessage: (withWork - without) / messages };
+}
+
+async function broadcast(system: System): Promise<{ withWork: number; without: number; perBroadcast: number; perRecipient: number }> {
+  const go = (count: number) => async (_t: Target, workers: Worker[]) => {
+    await settleJoins(system, workers, bUsers);
+    await Promise.all(workers.map((w) => w.call('broadcastListen')));
+    if (count > 0) await (workers[0] as Worker).call('broadcastSend', { count, intervalMs: 1000, bodyChars: 40 });
+    else await sleep(1000);
+    await sleep(2000);
+  };
+  const withWork = await run(system, `${system}-broadcast`, bUsers, go(broadcasts));
+  const without = await run(system, `${system}-broadcast-none`, bUsers, go(0));
+  const perBroadcast = (withWork - without) / broadcasts;
+  return { withWork, without, perBroadcast, perRecipient: perBroadcast / (bUsers - 1) };
+}
+
+const systems: System[] = (['chat', 'ngircd'] as System[]).filter((s) => !flags.only || flags.only === s);
+if (!ngircdPath() && systems.includes('ngircd')) {
+  log('ngircd is not installed (Debian: apt-get install ngircd): counting chat only');
+  systems.splice(systems.indexOf('ngircd'), 1);
+}
+const results: Record<string, unknown> = {};
+for (const system of systems) {
+  const d = await direct(system);
+  log(`${system}: ${fmt(d.perMessage)} instructions per direct message (${users} users in pairs, ${window} in flight, ${fmt(messages)} messages)`);
+  const b = await broadcast(system);
+  log(`${system}: ${fmt(b.perBroadcast)} instructions per broadcast to ${fmt(bUsers - 1)} (${fmt(b.perRecipient)} per recipient)`);
+  results[system] = { direct: d, broadcast: b };
+}
+console.log(JSON.stringify({ users, window, messages, broadcastUsers: bUsers, broadcasts, callgrindFiles: outDir, results }, null, 2));
