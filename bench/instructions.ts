@@ -1,11 +1,12 @@
 // Instructions per message, counted by valgrind's callgrind: repeatable on a shared machine,
-// where seconds are not. Each system (chat, and ngIRCd when installed) runs under callgrind twice
+// where seconds are not (or, with --tool strace, system calls per message, counted by strace -c). Each system (chat, and ngIRCd when installed) runs under callgrind twice
 // with the same users logged in: once with a fixed amount of work, once with none; the difference
 // divided by the work is what one direct message (or one broadcast) costs in user-space
 // instructions. Kernel time (syscalls, TCP) is not counted: see bench/run.ts's CPU split for it.
 //
 //   bun bench/instructions.ts [--users 100] [--window 16] [--messages 20000]
 //                             [--broadcast-users 1000] [--broadcasts 10] [--only chat|ngircd] [--keep DIR]
+//                             [--tool callgrind|strace] [--no-broadcast]
 //
 // Slow (valgrind runs the server ~50x slower): a few minutes. The callgrind files are kept in
 // --keep DIR (default: a temp dir, printed) for callgrind_annotate.
@@ -29,6 +30,8 @@ const { values: flags } = parseArgs({
     broadcasts: { type: 'string', default: '10' },
     only: { type: 'string' },
     keep: { type: 'string' },
+    tool: { type: 'string', default: 'callgrind' },
+    'no-broadcast': { type: 'boolean', default: false },
   },
 });
 
@@ -46,9 +49,34 @@ const kit = makeKit({ workDir, warmupMs: 0, seconds: 0, bodyChars: 40, loginConc
 
 type System = 'chat' | 'ngircd';
 
+const strace = flags.tool === 'strace';
+
 function callgrind(name: string): string[] {
+  // strace -c: calls by system call, every thread (-f), in one table.
+  if (strace) return ['strace', '-f', '-c', '-o', join(outDir, `${name}.strace`)];
   // --smc-check: Bun's JIT writes code to the heap. Every thread's count goes into one total.
   return ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(outDir, `${name}.%p.out`)}`];
+}
+
+/** strace -c's table: calls by system call name. */
+function syscalls(name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const text = readFileSync(join(outDir, `${name}.strace`), 'utf8');
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // % time, seconds, usecs/call, calls, [errors], syscall
+    if (f.length >= 5 && /^\d+(\.\d+)?$/.test(f[0] as string) && /^\d+$/.test(f[3] as string)) out[f.at(-1) as string] = Number(f[3]);
+  }
+  return out;
+}
+
+function perUnit(withWork: Record<string, number>, without: Record<string, number>, units: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(withWork)) {
+    const d = (v - (without[k] ?? 0)) / units;
+    if (Math.abs(d) >= 0.001) out[k] = Math.round(d * 1000) / 1000;
+  }
+  return out;
 }
 
 async function start(system: System, accounts: number, name: string): Promise<Target> {
@@ -91,13 +119,17 @@ async function settleJoins(system: System, workers: Worker[], n: number): Promis
   }
 }
 
-async function direct(system: System): Promise<{ withWork: number; without: number; perMessage: number }> {
+async function direct(system: System): Promise<{ withWork: number; without: number; perMessage: number; syscalls?: Record<string, number> }> {
   const go = (count: number) => async (_t: Target, workers: Worker[]) => {
     const r = await (workers[0] as Worker).call<{ drained: boolean; delivered: number; ms: number }>('directCount', { window, perUser: count, bodyChars: 40, timeoutMs: 600_000 });
     if (count > 0) log(`${system}: ${fmt(r.delivered)} messages answered in ${fmt(r.ms)} ms under callgrind (all: ${r.drained})`);
   };
   const withWork = await run(system, `${system}-direct`, users, go(perUser));
   const without = await run(system, `${system}-direct-none`, users, go(0));
+  if (strace) {
+    const calls = perUnit(syscalls(`${system}-direct`), syscalls(`${system}-direct-none`), messages);
+    return { withWork, without, perMessage: calls.total ?? 0, syscalls: calls };
+  }
   return { withWork, without, perMessage: (withWork - without) / messages };
 }
 
@@ -111,6 +143,10 @@ async function broadcast(system: System): Promise<{ withWork: number; without: n
   };
   const withWork = await run(system, `${system}-broadcast`, bUsers, go(broadcasts));
   const without = await run(system, `${system}-broadcast-none`, bUsers, go(0));
+  if (strace) {
+    const calls = perUnit(syscalls(`${system}-broadcast`), syscalls(`${system}-broadcast-none`), broadcasts);
+    return { withWork, without, perBroadcast: calls.total ?? 0, perRecipient: (calls.total ?? 0) / (bUsers - 1), syscalls: calls } as never;
+  }
   const perBroadcast = (withWork - without) / broadcasts;
   return { withWork, without, perBroadcast, perRecipient: perBroadcast / (bUsers - 1) };
 }
@@ -121,11 +157,16 @@ if (!ngircdPath() && systems.includes('ngircd')) {
   systems.splice(systems.indexOf('ngircd'), 1);
 }
 const results: Record<string, unknown> = {};
+const unit = strace ? 'system calls' : 'instructions';
 for (const system of systems) {
   const d = await direct(system);
-  log(`${system}: ${fmt(d.perMessage)} instructions per direct message (${users} users in pairs, ${window} in flight, ${fmt(messages)} messages)`);
+  log(`${system}: ${fmt(d.perMessage, strace ? 3 : 0)} ${unit} per direct message (${users} users in pairs, ${window} in flight, ${fmt(messages)} messages)${d.syscalls ? ` ${JSON.stringify(d.syscalls)}` : ''}`);
+  if (flags['no-broadcast']) {
+    results[system] = { direct: d };
+    continue;
+  }
   const b = await broadcast(system);
-  log(`${system}: ${fmt(b.perBroadcast)} instructions per broadcast to ${fmt(bUsers - 1)} (${fmt(b.perRecipient)} per recipient)`);
+  log(`${system}: ${fmt(b.perBroadcast)} ${unit} per broadcast to ${fmt(bUsers - 1)} (${fmt(b.perRecipient, 2)} per recipient)`);
   results[system] = { direct: d, broadcast: b };
 }
-console.log(JSON.stringify({ users, window, messages, broadcastUsers: bUsers, broadcasts, callgrindFiles: outDir, results }, null, 2));
+console.log(JSON.stringify({ tool: flags.tool, users, window, messages, broadcastUsers: bUsers, broadcasts, callgrindFiles: outDir, results }, null, 2));
