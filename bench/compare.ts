@@ -161,19 +161,24 @@ function summarise(p: CompareParams, systems: System[], skipped: Record<string, 
     const v = r ? f(r) : undefined;
     return v === undefined ? (s === 'ngircd' && !systems.includes('ngircd') ? 'skipped' : '—') : fmt(v, digits);
   };
-  const row = (name: string, key: string, f: (r: SystemResult) => number | undefined, digits: number, lowerIsBetter: boolean) => {
+  /** lowerIsBetter undefined: a ratio without a verdict (CPU used says nothing alone). */
+  const row = (name: string, key: string, f: (r: SystemResult) => number | undefined, digits: number, lowerIsBetter?: boolean) => {
     const chat = results.chat ? f(results.chat) : undefined;
     const irc = results.ngircd ? f(results.ngircd) : undefined;
     const ratio = chat !== undefined && irc !== undefined && irc > 0 ? chat / irc : null;
     ratios[key] = ratio;
-    const say = ratio === null ? '' : `${ratio.toFixed(2)} (${lowerIsBetter ? (ratio <= 1 ? 'chat better' : 'ngIRCd better') : ratio >= 1 ? 'chat better' : 'ngIRCd better'})`;
+    let say = '';
+    if (ratio !== null) {
+      const chatBetter = lowerIsBetter ? ratio <= 1 : ratio >= 1;
+      say = `${ratio.toFixed(2)}${lowerIsBetter === undefined ? '' : chatBetter ? ' (chat better)' : ' (ngIRCd better)'}`;
+    }
     table.push([name, ...all.map((s) => cell(s, f, digits)), say]);
   };
   for (const c of p.cases) {
     const pick = (r: SystemResult) => r.direct.find((d) => d.users === c.users && d.window === c.window);
     row(`${fmt(c.users)} users in pairs, ${c.window} in flight: msgs/s`, `direct-${c.users}-${c.window}-per-second`, (r) => pick(r)?.perSecond, 0, false);
     row(`  same: msgs per server CPU-second`, `direct-${c.users}-${c.window}-per-cpu-second`, (r) => pick(r)?.perServerCpuSecond, 0, false);
-    row(`  same: server CPU (% of a core)`, `direct-${c.users}-${c.window}-server-cpu`, (r) => (pick(r) ? (pick(r)?.serverCpu ?? 0) * 100 : undefined), 0, true);
+    row(`  same: server CPU (% of a core)`, `direct-${c.users}-${c.window}-server-cpu`, (r) => (pick(r) ? (pick(r)?.serverCpu ?? 0) * 100 : undefined), 0);
   }
   const l = p.latency;
   row(`latency p50 at ${fmt(l.rate)} msgs/s offered, ${fmt(l.users)} users (ms)`, 'latency-p50', (r) => r.latency?.p50, 3, true);

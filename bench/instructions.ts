@@ -11,7 +11,7 @@
 // Slow (valgrind runs the server ~50x slower): a few minutes. The callgrind files are kept in
 // --keep DIR (default: a temp dir, printed) for callgrind_annotate.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,8 +52,8 @@ type System = 'chat' | 'ngircd';
 const strace = flags.tool === 'strace';
 
 function callgrind(name: string): string[] {
-  // strace -c: calls by system call, every thread (-f), in one table.
-  if (strace) return ['strace', '-f', '-c', '-o', join(outDir, `${name}.strace`)];
+  // strace attaches to the running server instead (see run()).
+  if (strace) return [];
   // --smc-check: Bun's JIT writes code to the heap. Every thread's count goes into one total.
   return ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(outDir, `${name}.%p.out`)}`];
 }
@@ -81,7 +81,15 @@ function perUnit(withWork: Record<string, number>, without: Record<string, numbe
 
 async function start(system: System, accounts: number, name: string): Promise<Target> {
   const { dir, credentials } = kit.freshDir(system === 'chat' ? accounts : 0);
-  if (system === 'ngircd') return startNgircd(ngircdPath() as string, dir, callgrind(name));
+  if (system === 'ngircd') {
+    // Started as root, ngIRCd switches to an unprivileged user, which then cannot write the count
+    // file that the tool opened as root: so the tool runs as that user from the start.
+    const asNobody = process.getuid?.() === 0 && !strace ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    for (const d of [workDir, dir]) chmodSync(d, 0o755);
+    chmodSync(dir, 0o777);
+    chmodSync(outDir, 0o777);
+    return startNgircd(ngircdPath() as string, dir, [...asNobody, ...callgrind(name)]);
+  }
   return startTarget('server', { dir, credentials, timeoutSeconds: 3600, wrap: callgrind(name) });
 }
 
@@ -101,7 +109,14 @@ async function run(system: System, name: string, accounts: number, work: (target
   try {
     const { workers } = await kit.logIn(target, names(0, accounts), 5000, false, `cg-${name}-`);
     try {
+      // strace -c attaches (every thread: -f) for the work only, and prints its table when interrupted.
+      const tracer = strace ? Bun.spawn(['strace', '-c', '-f', '-p', String(target.pid), '-o', join(outDir, `${name}.strace`)], { stdout: 'ignore', stderr: 'ignore' }) : undefined;
+      if (tracer) await sleep(1000);
       await work(target, workers);
+      if (tracer) {
+        tracer.kill('SIGINT');
+        await tracer.exited;
+      }
     } finally {
       await kit.exitAll(workers);
     }
@@ -122,7 +137,7 @@ async function settleJoins(system: System, workers: Worker[], n: number): Promis
 async function direct(system: System): Promise<{ withWork: number; without: number; perMessage: number; syscalls?: Record<string, number> }> {
   const go = (count: number) => async (_t: Target, workers: Worker[]) => {
     const r = await (workers[0] as Worker).call<{ drained: boolean; delivered: number; ms: number }>('directCount', { window, perUser: count, bodyChars: 40, timeoutMs: 600_000 });
-    if (count > 0) log(`${system}: ${fmt(r.delivered)} messages answered in ${fmt(r.ms)} ms under callgrind (all: ${r.drained})`);
+    if (count > 0) log(`${system}: ${fmt(r.delivered)} messages answered in ${fmt(r.ms)} ms under ${flags.tool} (all: ${r.drained})`);
   };
   const withWork = await run(system, `${system}-direct`, users, go(perUser));
   const without = await run(system, `${system}-direct-none`, users, go(0));
