@@ -3,7 +3,8 @@
 // Starts the real server (a separate process, fresh database each scenario) and load-generator
 // processes (bench/worker.ts) that log in real users over loopback, plus the bare relay
 // (bench/relay.ts) as the ceiling. Prints a table and writes bench/results/<date>-<commit>.json.
-// Scenarios: ceiling direct latency logins idle broadcast offline scale (default: all).
+// Scenarios: compare ceiling direct latency logins idle broadcast offline scale (default: all).
+// `compare` runs the same load on the bare relay, Debian's ngIRCd and chat (bench/compare.ts).
 // docs/PERFORMANCE.md explains each one and the latest results.
 
 import { Database } from 'bun:sqlite';
