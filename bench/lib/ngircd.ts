@@ -6,8 +6,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from './procs.ts';
 
-/** Where ngircd is, or undefined (Debian puts it in /usr/sbin, often not on PATH). */
+/**
+ * Where ngircd is, or undefined (Debian puts it in /usr/sbin, often not on PATH).
+ * BENCH_NGIRCD=<path> names another binary; BENCH_NGIRCD=none runs the bench as if it were absent.
+ */
 export function ngircdPath(): string | undefined {
+  const forced = process.env.BENCH_NGIRCD;
+  if (forced) return forced === 'none' ? undefined : forced;
   for (const candidate of [Bun.which('ngircd'), '/usr/sbin/ngircd']) {
     if (candidate && existsSync(candidate)) return candidate;
   }
