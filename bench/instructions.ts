@@ -190,3 +190,5 @@ for (const system of systems) {
   results[system] = { direct: d, broadcast: b };
 }
 console.log(JSON.stringify({ tool: flags.tool, users, window, messages, broadcastUsers: bUsers, broadcasts, callgrindFiles: outDir, results }, null, 2));
+// Like run.ts: leave even if a child's pipe or timer would keep the event loop alive.
+process.exit(0);
