@@ -3,21 +3,23 @@
 // Starts the real server (a separate process, fresh database each scenario) and load-generator
 // processes (bench/worker.ts) that log in real users over loopback, plus the bare relay
 // (bench/relay.ts) as the ceiling. Prints a table and writes bench/results/<date>-<commit>.json.
-// Scenarios: ceiling direct latency logins idle broadcast offline scale web (default: all).
+// Scenarios: compare ceiling direct latency logins idle broadcast offline scale web (default: all).
+// `compare` runs the same load on the bare relay, Debian's ngIRCd and chat (bench/compare.ts).
 // docs/PERFORMANCE.md explains each one and the latest results.
 
 import { Database } from 'bun:sqlite';
-import * as hdr from 'hdr-histogram-js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { formatComparison, scenarioCompare, type Comparison } from './compare.ts';
 import { sleep } from './lib/clock.ts';
+import { decodeHistograms, fmt, makeKit, names, type DirectResult } from './lib/kit.ts';
 import { CpuMeter, memoryOf } from './lib/proc.ts';
-import { PASSWORD, startTarget, Worker, writeCredentials, type Target } from './lib/procs.ts';
+import { PASSWORD, startTarget, Worker } from './lib/procs.ts';
 
 const ROOT = join(import.meta.dir, '..');
-const SCENARIOS = ['ceiling', 'direct', 'latency', 'scale', 'offline', 'broadcast', 'logins', 'idle', 'web'] as const;
+const SCENARIOS = ['compare', 'ceiling', 'direct', 'latency', 'scale', 'offline', 'broadcast', 'logins', 'idle', 'web'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: flags, positionals } = parseArgs({
@@ -68,6 +70,12 @@ const P = {
   offline: { messages: quick ? 5000 : 100_000, recipients: 10, senders: quick ? 20 : 100, window: 100, backlogEach: quick ? 500 : 10_000 },
   scale: { active: num(flags.users, quick ? 100 : 1000), online: quick ? 1000 : 10_000, perProcess: 5000 },
   web: { pairs: num(flags.users, quick ? 20 : 100), window: num(flags.window, quick ? 8 : 16), rate: quick ? 500 : 2000, seconds: num(flags.seconds, quick ? 1 : 5) },
+  compare: {
+    cases: quick ? [{ users: 100, window: 16 }] : [{ users: 100, window: 16 }, { users: 1000, window: 16 }, { users: 1000, window: 64 }],
+    latency: { users: quick ? 100 : 1000, rate: quick ? 1000 : 10_000, seconds: quick ? 1 : 5 },
+    broadcast: { users: quick ? 100 : 1000, count: quick ? 5 : 20, intervalMs: quick ? 100 : 200 },
+    bodyChars: 40,
+  },
 };
 
 const wanted: Set<Scenario> = new Set(positionals.length > 0 ? (positionals as Scenario[]) : SCENARIOS);
@@ -86,6 +94,7 @@ interface Row {
 const rows: Row[] = [];
 const details: Record<string, unknown> = {};
 let ceiling = 0;
+let comparison: Comparison | undefined;
 const workDir = mkdtempSync(join(os.tmpdir(), 'chat-bench-'));
 const startedAt = new Date();
 const resultsDir = quick && !flags.out ? workDir : join(ROOT, 'bench/results');
@@ -95,117 +104,26 @@ function log(line: string): void {
   console.error(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1).padStart(5)} s] ${line}`);
 }
 
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
+const kit = makeKit({ workDir, warmupMs: P.warmupMs, seconds: P.seconds, bodyChars: P.bodyChars, loginConcurrency: P.logins.concurrency, serverTimeoutSeconds: P.idle.serverTimeoutSeconds, profileDir, log });
+const { freshDir, withServer, logIn, settle, exitAll, runDirect } = kit;
+
+/** Msgs per second of the server's own CPU time (user + system): rate / fraction of a core. */
+const perCpu = (rate: number, cpu: number) => (cpu > 0 ? rate / cpu : 0);
 
 function ofCeiling(rate: number): string | undefined {
   return ceiling > 0 ? `${((rate / ceiling) * 100).toFixed(0)} %` : undefined;
 }
 
-function decodeHistograms(encoded: string[]) {
-  const sum = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-  for (const text of encoded) sum.add(hdr.decodeFromCompressedBase64(text));
-  const ms = (p: number) => sum.getValueAtPercentile(p) / 1000;
-  return { count: sum.totalCount, p50: ms(50), p99: ms(99), p999: ms(99.9), max: sum.maxValue / 1000, mean: sum.mean / 1000 };
-}
-
-let dirCount = 0;
-/** A fresh directory, credentials file and database for one server. */
-function freshDir(accounts: number, extra: string[] = []): { dir: string; credentials: string } {
-  const dir = join(workDir, `run-${++dirCount}`);
-  mkdirSync(dir);
-  const credentials = join(dir, 'credentials.txt');
-  writeCredentials(credentials, accounts, extra);
-  return { dir, credentials };
-}
-
-async function withServer<T>(accounts: number, extra: string[], fn: (target: Target) => Promise<T>, web = false): Promise<T> {
-  const { dir, credentials } = freshDir(accounts, extra);
-  const target = await startTarget('server', { dir, credentials, profileDir, timeoutSeconds: P.idle.serverTimeoutSeconds, web });
-  try {
-    return await fn(target);
-  } finally {
-    await target.stop();
-  }
-}
-
-const names = (from: number, count: number) => Array.from({ length: count }, (_, i) => `u${from + i}`);
-
-/** Logs `users` in over `procs` workers, all at once; resolves when every one has its welcome. */
-async function logIn(target: Target, users: string[], perProcess: number, countOnly: boolean, tag = 'w') {
-  const workers: Worker[] = [];
-  const parts: string[][] = [];
-  for (let i = 0; i < users.length; i += perProcess) parts.push(users.slice(i, i + perProcess));
-  for (const [i] of parts.entries()) workers.push(new Worker(`${tag}${i}`));
-  await Promise.all(workers.map((w) => w.ready));
-  const meters = workers.map((w) => new CpuMeter(w.pid));
-  const serverMeter = new CpuMeter(target.pid);
-  const t0 = performance.now();
-  const replies = await Promise.all(
-    workers.map((w, i) =>
-      w.call<{ ms: number; loginP50: number; loginMax: number }>('setup', {
-        host: '127.0.0.1',
-        port: target.port,
-        relay: target.kind === 'relay',
-        users: parts[i],
-        password: PASSWORD,
-        countOnly,
-        concurrency: P.logins.concurrency,
-        tag: `${tag}${i}`,
-      }),
-    ),
-  );
-  const cpu = { server: serverMeter.read(), generators: meters.reduce((sum, m) => sum + m.read(), 0) };
-  return { workers, ms: performance.now() - t0, replies, cpu };
-}
-
-/** Waits until the workers have heard `expected` presence announcements since their welcomes (the flood). */
-async function settle(workers: Worker[], expected: number, timeoutMs: number) {
-  const t0 = performance.now();
-  let lines = 0;
-  while (performance.now() - t0 < timeoutMs) {
-    const all = await Promise.all(workers.map((w) => w.call<{ lines: number; closed: number }>('stats')));
-    lines = all.reduce((sum, s) => sum + s.lines, 0);
-    const closed = all.reduce((sum, s) => sum + s.closed, 0);
-    if (closed > 0) throw new Error(`${closed} bench connections were closed by the server`);
-    if (lines >= expected) break;
-    await sleep(50);
-  }
-  return { lines, expected, ms: performance.now() - t0, complete: lines >= expected };
-}
-
-async function exitAll(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.map((w) => w.exit()));
-}
-
-interface DirectResult {
-  receivedPerSecond: number;
-  deliveredPerSecond: number;
-  received: number;
-  seconds: number;
-  drained: boolean;
-  lastError: string;
-  totals: Record<string, number>;
-}
-
-/** B1's load on `target` from the given workers (only the first `active` users of `driver` send). */
-async function runDirect(target: Target, driver: Worker, users: number, window: number, active?: number) {
-  const serverCpu = new CpuMeter(target.pid);
-  const driverCpu = new CpuMeter(driver.pid);
-  const pending = driver.call<DirectResult>('direct', { window, warmupMs: P.warmupMs, seconds: P.seconds, bodyChars: P.bodyChars, active });
-  await sleep(P.warmupMs);
-  serverCpu.read(true);
-  driverCpu.read(true);
-  await sleep(P.seconds * 1000);
-  const cpu = { server: serverCpu.read(), serverKernel: serverCpu.lastSystem, generator: driverCpu.read(), generatorKernel: driverCpu.lastSystem };
-  const result = await pending;
-  const memory = memoryOf(target.pid);
-  if (result.lastError) log(`  last error seen: ${result.lastError}`);
-  return { users, window, ...result, cpu, serverRss: memory.rss };
-}
-
 // ---- scenarios ---------------------------------------------------------------------------------
+
+async function runCompare(): Promise<void> {
+  comparison = await scenarioCompare(kit, P.compare, log);
+  // The issue-14 target on chat's side of the comparison: 1000 users in pairs.
+  for (const d of comparison.results.chat?.direct ?? []) {
+    if (d.users < 1000) continue;
+    rows.push({ id: 'C1', scenario: `chat: ${fmt(d.users)} users in pairs, ${d.window} in flight: msgs per server CPU-second`, target: '>= 500,000', measured: `${fmt(d.perServerCpuSecond)} (${fmt(d.perSecond)} msg/s at ${(d.serverCpu * 100).toFixed(0)} % server CPU)`, met: d.perServerCpuSecond >= 500_000 });
+  }
+}
 
 async function scenarioCeiling(): Promise<void> {
   const { dir } = freshDir(0);
@@ -217,7 +135,7 @@ async function scenarioCeiling(): Promise<void> {
     ceiling = result.receivedPerSecond;
     details.ceiling = result;
     log(`ceiling: ${fmt(ceiling)} msg/s through the bare relay (relay CPU ${(result.cpu.server * 100).toFixed(0)} %, generator ${(result.cpu.generator * 100).toFixed(0)} %)`);
-    rows.push({ id: '—', scenario: `ceiling: bare relay, ${P.direct.users} users in pairs, ${P.direct.window} in flight each`, target: '(reference)', measured: `${fmt(ceiling)} msg/s`, met: null, ofCeiling: '100 %' });
+    rows.push({ id: '—', scenario: `ceiling: bare relay, ${P.direct.users} users in pairs, ${P.direct.window} in flight each`, target: '(reference)', measured: `${fmt(ceiling)} msg/s; ${fmt(result.perServerCpuSecond)} per relay CPU-second`, met: null, ofCeiling: '100 %' });
   } finally {
     await relay.stop();
   }
@@ -234,7 +152,7 @@ async function scenarioDirect(): Promise<void> {
   details.direct = result;
   const rate = result.receivedPerSecond;
   log(`B1: ${fmt(rate)} msg/s delivered (server CPU ${(result.cpu.server * 100).toFixed(0)} % of which kernel ${(result.cpu.serverKernel * 100).toFixed(0)} %, generator ${(result.cpu.generator * 100).toFixed(0)} %)`);
-  rows.push({ id: 'B1', scenario: `direct messages, ${users} users in pairs, ${window} in flight each`, target: '>= 500,000 msg/s', measured: `${fmt(rate)} msg/s`, met: rate >= 500_000, ofCeiling: ofCeiling(rate) });
+  rows.push({ id: 'B1', scenario: `direct messages, ${users} users in pairs, ${window} in flight each`, target: '>= 500,000 msgs per server CPU-second', measured: `${fmt(result.perServerCpuSecond)} per server CPU-second (${fmt(rate)} msg/s at ${(result.cpu.server * 100).toFixed(0)} % CPU)`, met: result.perServerCpuSecond >= 500_000, ofCeiling: ofCeiling(rate) });
 }
 
 async function scenarioLatency(): Promise<void> {
@@ -368,7 +286,8 @@ async function scenarioLoginsAndIdle(doLogins: boolean, doIdle: boolean): Promis
       const per = (rss - empty.rss) / users;
       const when = logins.rssSteady === undefined ? 'after logins' : `after ${P.idle.quietSeconds + P.idle.seconds} s idle; ${fmt(perUser / 1024, 2)} KB right after logins, peak ${fmt(full.peak / 2 ** 20, 0)} MiB`;
       rows.push({ id: 'B3', scenario: `${fmt(users)} users logged in at once: time to log all in`, target: '<= 10 s', measured: `${(ms / 1000).toFixed(2)} s (presence settled at ${(logins.presenceSettledMs / 1000).toFixed(2)} s)`, met: ms <= 10_000 && presence.complete });
-      rows.push({ id: 'B3', scenario: `${fmt(users)} users logged in: RSS per user above an empty server`, target: '<= 3 KB/user', measured: `${fmt(per / 1024, 2)} KB/user (${fmt(empty.rss / 2 ** 20, 1)} -> ${fmt(rss / 2 ** 20, 1)} MiB ${when})`, met: per <= 3 * 1024 });
+      rows.push({ id: 'B3', scenario: `${fmt(users)} idle users: RSS per user above an empty server, after settling`, target: '<= 2 KB/user', measured: `${fmt(per / 1024, 2)} KB/user (${fmt(empty.rss / 2 ** 20, 1)} -> ${fmt(rss / 2 ** 20, 1)} MiB ${when})`, met: logins.rssSteady === undefined ? null : per <= 2 * 1024 });
+      rows.push({ id: 'B8', scenario: 'empty server: RSS 1 s after start', target: '<= 30 MiB', measured: `${fmt(empty.rss / 2 ** 20, 1)} MiB`, met: empty.rss <= 30 * 2 ** 20 });
     }
     await exitAll(workers);
   });
@@ -407,6 +326,7 @@ async function scenarioBroadcast(): Promise<void> {
   const h = result.copyLatencyMs;
   log(`B4: worst time to last copy ${result.worstLastCopyMs.toFixed(1)} ms; copies p50 ${h.p50.toFixed(1)} ms p99 ${h.p99.toFixed(1)} ms; all copies: ${result.complete}; server CPU ${fmt(result.serverCpuMsPerBroadcast)} ms per broadcast (${((result.serverCpuKernel / result.serverCpu) * 100).toFixed(0)} % in the kernel)`);
   rows.push({ id: 'B4', scenario: `broadcast to ${fmt(users)} online users (${count} broadcasts): time to the last copy`, target: '<= 50 ms', measured: `${result.worstLastCopyMs.toFixed(1)} ms worst (copies p50 ${h.p50.toFixed(1)}, p99 ${h.p99.toFixed(1)} ms)`, met: result.complete && result.worstLastCopyMs <= 50 });
+  rows.push({ id: 'B4', scenario: `broadcast to ${fmt(users)} online users: server CPU per broadcast`, target: '<= 20 ms', measured: `${fmt(result.serverCpuMsPerBroadcast, 1)} ms (${((result.serverCpuKernel / result.serverCpu) * 100).toFixed(0)} % in the kernel)`, met: result.serverCpuMsPerBroadcast <= 20 });
 }
 
 async function scenarioOffline(): Promise<void> {
@@ -431,7 +351,7 @@ async function scenarioOffline(): Promise<void> {
   const worstBacklog = Math.max(...result.backlogLogins.map((r) => r.ms));
   const allReceived = result.backlogLogins.every((r) => r.received >= backlogEach);
   log(`B5: ${fmt(result.stored)} stored at ${fmt(result.storedPerSecond)}/s (${fmt(result.rowsInDbAfterStored)} rows in the db), backlog of ${fmt(backlogEach)} delivered in ${fmt(worstBacklog)} ms worst`);
-  rows.push({ id: 'B5', scenario: `${fmt(messages)} messages to offline users, stored (${senders} senders, ${window} in flight each)`, target: '>= 50,000/s, each durable before its reply', measured: `${fmt(result.storedPerSecond)} msg/s (${fmt(result.rowsInDbAfterStored)} rows committed)`, met: result.storedPerSecond >= 50_000 && result.rowsInDbAfterStored === messages, ofCeiling: ofCeiling(result.storedPerSecond) });
+  rows.push({ id: 'B5', scenario: `${fmt(messages)} messages to offline users, stored (${senders} senders, ${window} in flight each)`, target: '>= 50,000/s, each durable before its reply', measured: `${fmt(result.storedPerSecond)} msg/s (${fmt(result.rowsInDbAfterStored)} rows committed); ${fmt(perCpu(result.storedPerSecond, result.serverCpu))} per server CPU-second`, met: result.storedPerSecond >= 50_000 && result.rowsInDbAfterStored === messages, ofCeiling: ofCeiling(result.storedPerSecond) });
   rows.push({ id: 'B5', scenario: `backlog of ${fmt(backlogEach)} delivered at login (worst of ${recipients})`, target: '<= 1 s', measured: `${fmt(worstBacklog)} ms`, met: worstBacklog <= 1000 && allReceived });
 }
 
@@ -457,8 +377,8 @@ async function scenarioScale(): Promise<void> {
   const ratio = large.receivedPerSecond / small.receivedPerSecond;
   details.scale = { active, online, small, large, ratio };
   log(`B6: ${online} online: ${fmt(large.receivedPerSecond)} msg/s (${(ratio * 100).toFixed(0)} % of ${active})`);
-  rows.push({ id: 'B6', scenario: `B1 load from ${fmt(active)} users with ${fmt(active)} online`, target: '(reference)', measured: `${fmt(small.receivedPerSecond)} msg/s`, met: null, ofCeiling: ofCeiling(small.receivedPerSecond) });
-  rows.push({ id: 'B6', scenario: `B1 load from ${fmt(active)} users with ${fmt(online)} online`, target: 'within 20 % of the above', measured: `${fmt(large.receivedPerSecond)} msg/s (${(ratio * 100).toFixed(0)} %)`, met: ratio >= 0.8, ofCeiling: ofCeiling(large.receivedPerSecond) });
+  rows.push({ id: 'B6', scenario: `B1 load from ${fmt(active)} users with ${fmt(active)} online`, target: '(reference)', measured: `${fmt(small.receivedPerSecond)} msg/s; ${fmt(small.perServerCpuSecond)} per server CPU-second`, met: null, ofCeiling: ofCeiling(small.receivedPerSecond) });
+  rows.push({ id: 'B6', scenario: `B1 load from ${fmt(active)} users with ${fmt(online)} online`, target: 'within 20 % of the above', measured: `${fmt(large.receivedPerSecond)} msg/s (${(ratio * 100).toFixed(0)} %); ${fmt(large.perServerCpuSecond)} per server CPU-second`, met: ratio >= 0.8, ofCeiling: ofCeiling(large.receivedPerSecond) });
 }
 
 // ---- the run -------------------------------------------------------------------------------------
@@ -493,6 +413,7 @@ async function main(): Promise<number> {
   log(`scenarios: ${[...wanted].join(', ')}${quick ? ' (quick)' : ''}`);
   let failure: unknown;
   try {
+    if (wanted.has('compare')) await runCompare();
     if (wanted.has('ceiling')) await scenarioCeiling();
     if (wanted.has('direct')) await scenarioDirect();
     if (wanted.has('latency')) await scenarioLatency();
@@ -507,12 +428,13 @@ async function main(): Promise<number> {
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   printTable();
+  if (comparison) console.log(`\nSide by side (same generator, same run, fresh server each):\n${formatComparison(comparison)}`);
   const date = startedAt.toISOString().slice(0, 19).replace(/[:T]/g, '-');
   const file = flags.out ?? join(resultsDir, `${date}-${commit}${quick ? '-quick' : ''}.json`);
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(
     file,
-    `${JSON.stringify({ date: startedAt.toISOString(), commit, dirty, machine: info, parameters: P, scenarios: [...wanted], durationSeconds: seconds, error: failure ? String(failure) : undefined, ceilingMsgPerSecond: ceiling, table: rows, details }, null, 2)}\n`,
+    `${JSON.stringify({ date: startedAt.toISOString(), commit, dirty, machine: info, parameters: P, scenarios: [...wanted], durationSeconds: seconds, error: failure ? String(failure) : undefined, ceilingMsgPerSecond: ceiling, table: rows, comparison, details }, null, 2)}\n`,
   );
   console.log(`\n${rows.length} figures in ${seconds.toFixed(0)} s; results: ${file}${profileDir ? `; profiles: ${profileDir}` : ''}`);
   if (!quick || failure) rmSync(workDir, { recursive: true, force: true });

@@ -5,12 +5,15 @@
 import * as hdr from 'hdr-histogram-js';
 import { Client, connectClient, connectClientWs, countLine, field, flusher, intAt, login, pool, presenceNames, type LineHandler } from './lib/client.ts';
 import { nowMs, nowUs, sleep } from './lib/clock.ts';
+import { answerPing, ircRegister, numeric, privmsgText } from './lib/irc.ts';
 
 type Msg = Record<string, unknown> & { id: number; cmd: string };
 
 let clients: Client[] = [];
 let host = '127.0.0.1';
 let port = 0;
+/** What the users speak: chat's protocol, the bare relay's pairing, or IRC (ngIRCd). */
+let proto: 'chat' | 'relay' | 'irc' = 'chat';
 let relay = false;
 
 function newHistogram() {
@@ -26,13 +29,17 @@ function pad(chars: number): string {
 async function setup(m: Msg): Promise<object> {
   host = m.host as string;
   port = m.port as number;
-  relay = m.relay === true;
+  proto = (m.proto as typeof proto | undefined) ?? 'chat';
+  relay = proto === 'relay';
   const users = m.users as string[];
   const countOnly = m.countOnly === true;
   const fresh = users.map((name) => new Client(name));
   // Partners in another worker (the web scenario pairs WebSocket users with TCP users), else in pairs here.
   const partners = m.partners as string[] | undefined;
-  fresh.forEach((c, i) => (c.partner = partners?.[i] ?? users[i ^ 1] ?? ''));
+  fresh.forEach((c, i) => {
+    c.partner = partners?.[i] ?? users[i ^ 1] ?? '';
+    if (!partners) c.peer = fresh[i ^ 1];
+  });
   const wsUrl = m.wsUrl as string | undefined;
   const started = nowMs();
   const times: number[] = [];
@@ -44,6 +51,7 @@ async function setup(m: Msg): Promise<object> {
     if (wsUrl) await connectClientWs(c, wsUrl);
     else await connectClient(c, host, port);
     if (relay) await pairOnRelay(c, `${m.tag}-${(index.get(c) as number) >> 1}`);
+    else if (proto === 'irc') await ircRegister(c, ircIdleLine);
     else await login(c, m.password as string);
     c.countOnly = countOnly;
     times.push(nowMs() - t0);
@@ -90,6 +98,8 @@ function lineMode(): object {
 const MSG = '{"type":"message","id":';
 let running = false;
 let window = 0;
+/** Messages each user sends at most (directCount: a fixed amount of work, for instruction counts). */
+let sendLimit = Infinity;
 let body = 'b';
 let histogram: ReturnType<typeof newHistogram> | undefined;
 let lastError = '';
@@ -100,6 +110,8 @@ function sendOne(c: Client): void {
   const seq = ++c.seq;
   if (relay) {
     c.send(`{"type":"message","id":${seq},"from":"${c.name}","at":${Date.now()},"body":"b ${nowUs()} ${body}"}\n`);
+  } else if (proto === 'irc') {
+    c.send(`PRIVMSG ${c.partner} :b ${nowUs()} ${body}\r\n`);
   } else {
     c.send(`#${seq.toString(36)} message ${c.partner} b ${nowUs()} ${body}\n`);
   }
@@ -134,12 +146,50 @@ const directLine: LineHandler = (c, line) => {
   }
 };
 
+// IRC has no delivery confirmation. The analogue of `delivered`: the recipient, in this same
+// process, has the message; the sender's window opens then, with no reply crossing the server.
+const ircDirectLine: LineHandler = (c, line) => {
+  const text = privmsgText(line);
+  if (text >= 0) {
+    c.received++;
+    const from = c.peer;
+    if (from) {
+      from.inflight--;
+      from.delivered++;
+    }
+    if (histogram) {
+      if (c.chunkAt === 0) c.chunkAt = nowUs();
+      if (line.startsWith('b ', text)) histogram.recordValue(Math.max(1, c.chunkAt - intAt(line, text + 2)));
+    }
+  } else {
+    ircIdleLine(c, line);
+  }
+};
+
+/** Lines outside a measurement: PINGs answered, error replies kept (4xx/5xx, ERROR). */
+const ircIdleLine: LineHandler = (c, line) => {
+  if (answerPing(c, line)) return;
+  const code = numeric(line);
+  if ((code >= '400' && code < '600') || line.startsWith('ERROR ')) {
+    c.failed++;
+    lastError = line;
+  } else if (line.includes(' JOIN ')) {
+    c.linesAfterWelcome++;
+  }
+};
+
+/** IRC: what the recipient read opens its partner's window. */
+function refillPeer(c: Client): void {
+  const sender = c.peer;
+  if (sender && running && window > 0) while (sender.inflight < window && sender.sent < sendLimit) sendOne(sender);
+}
+
 function ackAndRefill(c: Client): void {
   if (c.maxId > c.ackedId) {
     c.send(`ack ${c.maxId}\n`);
     c.ackedId = c.maxId;
   }
-  if (running && window > 0) while (c.inflight < window) sendOne(c);
+  if (running && window > 0) while (c.inflight < window && c.sent < sendLimit) sendOne(c);
 }
 
 function totals(list: readonly Client[]) {
@@ -185,8 +235,8 @@ async function waitDrained(list: readonly Client[], ms: number): Promise<boolean
 function toDirectMode(list: readonly Client[]): void {
   for (const c of list) {
     c.countOnly = false;
-    c.onLine = directLine;
-    c.afterChunk = ackAndRefill;
+    c.onLine = proto === 'irc' ? ircDirectLine : directLine;
+    c.afterChunk = proto === 'irc' ? refillPeer : ackAndRefill;
   }
 }
 
@@ -199,6 +249,7 @@ async function direct(m: Msg): Promise<object> {
   resetCounters(list);
   toDirectMode(list);
   running = true;
+  // (On IRC this only fills the window: nothing is ever acked.)
   for (const c of list) ackAndRefill(c);
   flusher.request();
   await sleep(m.warmupMs as number);
@@ -220,6 +271,35 @@ async function direct(m: Msg): Promise<object> {
     drained,
     lastError,
   };
+}
+
+/** Each user sends exactly `perUser` messages to its partner, `window` in flight; resolves when all are answered. */
+async function directCount(m: Msg): Promise<object> {
+  const list = activeClients(m);
+  window = m.window as number;
+  sendLimit = m.perUser as number;
+  body = pad(m.bodyChars as number);
+  histogram = undefined;
+  lastError = '';
+  resetCounters(list);
+  toDirectMode(list);
+  running = true;
+  const t0 = nowMs();
+  for (const c of list) ackAndRefill(c);
+  const drained = await (async () => {
+    const until = nowMs() + (m.timeoutMs as number);
+    while (nowMs() < until) {
+      const t = totals(list);
+      if (t.delivered + t.stored + t.failed >= list.length * sendLimit) return true;
+      await sleep(10);
+    }
+    return false;
+  })();
+  // The last acks go out with the chunk that completed the count; give them a moment to leave.
+  await sleep(100);
+  running = false;
+  sendLimit = Infinity;
+  return { ms: nowMs() - t0, drained, ...totals(list), lastError };
 }
 
 async function latency(m: Msg): Promise<object> {
@@ -291,19 +371,41 @@ const BCAST = '{"type":"broadcast","id":';
 /** Per broadcast id: copies received here and the latest arrival (µs since the send). */
 const copies = new Map<number, { count: number; maxUs: number }>();
 
+function countCopy(id: number, latencyUs: number): void {
+  histogram?.recordValue(latencyUs);
+  const entry = copies.get(id);
+  if (entry) {
+    entry.count++;
+    if (latencyUs > entry.maxUs) entry.maxUs = latencyUs;
+  } else {
+    copies.set(id, { count: 1, maxUs: latencyUs });
+  }
+}
+
+/** IRC: `PRIVMSG #all :b <sent µs> <index> <padding>`; the index stands in for a message id. */
+const ircBroadcastLine: LineHandler = (c, line) => {
+  const text = privmsgText(line);
+  if (text >= 0 && line.startsWith('b ', text)) {
+    if (c.chunkAt === 0) c.chunkAt = nowUs();
+    const sentAt = intAt(line, text + 2);
+    countCopy(intAt(line, line.indexOf(' ', text + 2) + 1), Math.max(1, c.chunkAt - sentAt));
+  } else {
+    ircIdleLine(c, line);
+  }
+};
+
+/** IRC: everyone joins #all (the broadcast's analogue); run.ts waits for the JOIN flood to settle. */
+function ircJoin(): object {
+  for (const c of clients) c.send('JOIN #all\r\n');
+  flusher.request();
+  return {};
+}
+
 const broadcastLine: LineHandler = (c, line) => {
   if (line.startsWith(BCAST)) {
     if (c.chunkAt === 0) c.chunkAt = nowUs();
     const id = intAt(line, BCAST.length);
-    const latencyUs = Math.max(1, c.chunkAt - field(line, '"body":"b '));
-    histogram?.recordValue(latencyUs);
-    const entry = copies.get(id);
-    if (entry) {
-      entry.count++;
-      if (latencyUs > entry.maxUs) entry.maxUs = latencyUs;
-    } else {
-      copies.set(id, { count: 1, maxUs: latencyUs });
-    }
+    countCopy(id, Math.max(1, c.chunkAt - field(line, '"body":"b ')));
   } else if (line.startsWith('{"type":"ok"') && line.includes('"code":"sent"')) {
     c.delivered++;
   } else {
@@ -317,7 +419,7 @@ function broadcastListen(): object {
   for (const c of clients) {
     c.countOnly = false;
     c.partial = '';
-    c.onLine = broadcastLine;
+    c.onLine = proto === 'irc' ? ircBroadcastLine : broadcastLine;
     c.afterChunk = () => {};
   }
   return {};
@@ -329,9 +431,12 @@ async function broadcastSend(m: Msg): Promise<object> {
   const text = pad(m.bodyChars as number);
   sender.delivered = 0;
   for (let i = 0; i < count; i++) {
-    sender.send(`#b${i} broadcast b ${nowUs()} ${text}\n`);
+    if (proto === 'irc') sender.send(`PRIVMSG #all :b ${nowUs()} ${i} ${text}\r\n`);
+    else sender.send(`#b${i} broadcast b ${nowUs()} ${text}\n`);
     await sleep(m.intervalMs as number);
   }
+  // An IRC channel message has no reply: nothing to confirm.
+  if (proto === 'irc') return { sent: count, confirmed: count };
   const until = nowMs() + 10_000;
   while (sender.delivered < count && nowMs() < until) await sleep(10);
   return { sent: count, confirmed: sender.delivered };
@@ -444,10 +549,12 @@ const commands: Record<string, (m: Msg) => object | Promise<object>> = {
   stats,
   lineMode,
   direct,
+  directCount,
   latency,
   recordStart,
   recordStop,
   broadcastListen,
+  ircJoin,
   broadcastSend,
   broadcastReport,
   offlineSend,

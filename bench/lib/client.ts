@@ -34,6 +34,8 @@ export class Client {
 
   // Scenario state, plain fields so that every Client has the same shape.
   partner = '';
+  /** The partner's Client when both are in this process (IRC: its inflight drops when we receive). */
+  peer: Client | undefined;
   seq = 0;
   inflight = 0;
   sent = 0;

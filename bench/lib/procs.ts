@@ -7,7 +7,8 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dir, '..', '..');
 
 export interface Target {
-  readonly kind: 'server' | 'relay';
+  /** server: chat; relay: bench/relay.ts; irc: ngIRCd (bench/lib/ngircd.ts). */
+  readonly kind: 'server' | 'relay' | 'irc';
   readonly port: number;
   /** The web client's port, when started with `web`. */
   readonly webPort?: number;
@@ -25,14 +26,16 @@ export interface TargetOptions {
   timeoutSeconds?: number;
   /** Also serve the web client (--web 0). */
   web?: boolean;
+  /** A command to run the target under, e.g. valgrind (bench/instructions.ts). */
+  wrap?: string[];
 }
 
 /** Reads the child's stdout until its first `count` lines: the port, then (with --web) the web port. */
-async function firstLines(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }, count: number): Promise<string[]> {
+async function firstLines(proc: { stdout: ReadableStream<Uint8Array>; kill(): void }, count: number, timeoutMs: number): Promise<string[]> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = '';
-  const deadline = setTimeout(() => proc.kill(), 30_000);
+  const deadline = setTimeout(() => proc.kill(), timeoutMs);
   try {
     while (text.split('\n').length <= count) {
       const { value, done } = await reader.read();
@@ -53,6 +56,7 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
   const cmd =
     kind === 'server'
       ? [
+          ...(options.wrap ?? []),
           process.execPath,
           ...profile,
           join(ROOT, 'src/cli.ts'),
@@ -89,9 +93,10 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           '0',
           ...(options.web ? ['--web', '0'] : []),
         ]
-      : [process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
+      : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
-  const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1);
+  // Under valgrind a start takes a while.
+  const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1, options.wrap ? 300_000 : 30_000);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
   const webPort = webLine === undefined ? undefined : Number(/:(\d+)\/\s*$/.exec(webLine)?.[1]);
   if (!port) throw new Error(`${kind} did not say its port: ${line}`);
@@ -104,7 +109,7 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
     db,
     async stop() {
       proc.kill('SIGTERM');
-      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(options.wrap ? 120_000 : 20_000).then(() => false)]);
       if (!exited) {
         proc.kill('SIGKILL');
         await proc.exited;
