@@ -4,6 +4,7 @@ import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { BURST_SECONDS, MIN_PASSWORD_CHARS } from '../protocol/limits.ts';
 import { usernameProblem } from '../protocol/usernames.ts';
 import { errorLine } from '../protocol/server-lines.ts';
+import { isRetryable } from '../store/async-store.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
 import { startSession } from './session.ts';
@@ -67,8 +68,8 @@ export function makePasswordHandler(register: Registrar) {
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
       // Whatever waits for an earlier holder of the name is not the newcomer's (SEC-4).
-      state.offline.flush();
-      state.store.forgetUser(name);
+      await state.offline.flush();
+      await forgetEarlierHolder(state, name);
       state.mailboxes.delete(name);
       state.blocks.delete(name);
       state.log(`new account ${name} from ${conn.address}`);
@@ -93,8 +94,20 @@ export function makePasswordHandler(register: Registrar) {
     const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};
     // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
     // `inactivity` (seconds) lets the client warn shortly before an inactivity logout (SESS-1).
-    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
+    await startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
   };
+}
+
+/** SEC-4: what was kept for an earlier holder of `name` goes. Tried again while the store is unreachable: the account is already saved. */
+async function forgetEarlierHolder(state: ServerState, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await state.store.forgetUser(name);
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= 20) throw err;
+      await Bun.sleep(Math.min(1000, 50 * 2 ** attempt));
+    }
+  }
 }
 
 /**

@@ -2,8 +2,9 @@
 // in ServerState (data), dispatch.ts (commands), transport/ (what every connection does) and the store.
 
 import type { Server, TCPSocketListener } from 'bun';
+import type { AsyncStore } from '../store/async-store.ts';
+import { SqliteAsyncStore } from '../store/sqlite-async-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
-import type { Store } from '../store/store.ts';
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
@@ -50,9 +51,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const credentials = await loadCredentials(options.credentials);
   for (const problem of credentials.problems) log(problem);
   if (!credentials.existed) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
-  let store: Store;
+  let store: AsyncStore;
   try {
-    store = new SqliteStore(options.db);
+    store = new SqliteAsyncStore(new SqliteStore(options.db));
   } catch (err) {
     throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
   }
@@ -62,8 +63,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
   const flusher = new TurnFlusher();
-  const state = new ServerState(config, store, credentials.accounts, options.clock, log, () => flusher.request());
-  flusher.beforeFlush(() => state.offline.flush());
+  const state = await ServerState.open(config, store, credentials.accounts, options.clock, log, () => flusher.request());
+  flusher.beforeFlush(() => void state.offline.flush());
   flusher.beforeFlush(() => flushPresence(state));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
@@ -80,7 +81,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls }, events);
   } catch (err) {
-    store.close();
+    await store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
     const code = (err as { code?: string }).code;
     const where = `${options.host ?? '0.0.0.0'}:${options.port}`;
@@ -96,7 +97,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
     } catch (err) {
       listener.stop(true);
-      store.close();
+      await store.close();
       const code = (err as { code?: string }).code;
       if (code === 'EADDRINUSE') throw new Error(`web port ${options.web.port} is already in use (${where})`);
       throw new Error(`cannot serve the web client on ${where}: ${(err as Error).message}`);
@@ -117,13 +118,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         // acknowledged is stored, and its senders hear `stored` before their `bye`.
         const conns = [...state.sessions.values()].map((session) => session.conn);
         for (const conn of conns) if (conn.session) endSession(state, conn.session, 'shutdown');
-        state.offline.flush();
+        await state.offline.flush();
         for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
         await web?.stop(true);
-        state.offline.flush();
-        store.close();
+        await state.offline.flush();
+        await store.close();
       })();
       return stopping;
     },

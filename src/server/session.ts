@@ -61,8 +61,11 @@ export class Session {
   }
 }
 
-/** Registers `user` as online on `conn`, sends the welcome, the stored messages, then tells the others (AUTH-6). */
-export function startSession(state: ServerState, conn: Conn, user: string, welcome: () => void): Session {
+/**
+ * Registers `user` as online on `conn`, sends the welcome, the stored messages, then tells the others
+ * (AUTH-6). Resolves when the first page of stored messages has been written.
+ */
+export function startSession(state: ServerState, conn: Conn, user: string, welcome: () => void): Promise<void> {
   const now = state.now();
   const session = new Session(user, conn, now, scheduleInactivity(state, conn, state.config.timeoutMs));
   state.sessions.set(user, session);
@@ -72,10 +75,10 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   conn.pendingUser = undefined;
   loggedIn(state, conn);
   welcome();
-  sendBacklog(state, session);
+  const backlog = sendBacklog(state, session);
   announce(state, user, true);
   state.log(`login ${user} from ${conn.address}`);
-  return session;
+  return backlog;
 }
 
 /** SESS-1: every command the user types counts as activity. */

@@ -2,7 +2,8 @@
 // so every test builds its own. Nothing here knows about sockets.
 
 import { nameKeys } from '../protocol/usernames.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { FailureBans, LogThrottle, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
@@ -77,21 +78,66 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'>
 
 export type Logger = (line: string) => void;
 
-/** Hands out message ids from ranges reserved in the store, so ids never repeat after a crash. */
-class IdAllocator {
+/**
+ * Hands out message ids from blocks reserved in the store, so ids never repeat after a crash (and,
+ * in a cluster, no two nodes hand out the same one). `take()` stays synchronous for the hot path:
+ * the next block is reserved ahead, while the current one is in use.
+ */
+export class IdAllocator {
   private next = 0;
   private end = 0;
+  private spare: number | undefined;
+  private refilling = false;
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
+    private readonly log: Logger = () => {},
     private readonly batch = 100_000,
   ) {}
+
+  /** Reserves the first block (and asks for the spare); run once before serving. */
+  async start(): Promise<void> {
+    this.next = await this.store.reserveIds(this.batch);
+    this.end = this.next + this.batch;
+    this.refill();
+  }
+
   take(): number {
     if (this.next >= this.end) {
-      this.next = this.store.reserveIds(this.batch);
-      this.end = this.next + this.batch;
+      if (this.spare === undefined) {
+        this.refill();
+        throw new ChatError(ErrorCode.Busy, 'The server is reserving message ids; try again in a moment');
+      }
+      this.next = this.spare;
+      this.end = this.spare + this.batch;
+      this.spare = undefined;
+      this.refill();
     }
     return this.next++;
   }
+
+  private refill(): void {
+    if (this.refilling || this.spare !== undefined) return;
+    this.refilling = true;
+    this.store.reserveIds(this.batch).then(
+      (first) => {
+        this.refilling = false;
+        this.spare = first;
+      },
+      (err: unknown) => {
+        // Tried again at the next take() that needs it.
+        this.refilling = false;
+        this.log(`cannot reserve message ids: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+}
+
+/** What a server reads from its store before serving. */
+export interface StoreBoot {
+  /** The database's instance id (AsyncStore.instanceId). */
+  readonly instance: number;
+  /** Every block as [blocker, blocked]. */
+  readonly blocks: readonly [string, string][];
 }
 
 export class ServerState {
@@ -133,18 +179,19 @@ export class ServerState {
   readonly hashing: JobQueue;
   readonly ids: IdAllocator;
   readonly startedAt: number;
-  /** The database's instance id (Store.instanceId), told to clients at login. */
+  /** The database's instance id (AsyncStore.instanceId), told to clients at login. */
   readonly instance: number;
 
   constructor(
     readonly config: ServerConfig,
-    readonly store: Store,
+    readonly store: AsyncStore,
     /** username -> password or password hash, from the credentials file plus registrations. */
     readonly accounts: Map<string, string>,
     readonly clock: () => number = Date.now,
     readonly log: Logger = () => {},
     /** Arranges an end-of-turn flush (the server's TurnFlusher); tests flush by hand. */
     requestFlush: () => void = () => {},
+    boot: StoreBoot = { instance: 0, blocks: [] },
   ) {
     this.startedAt = clock();
     this.hashing = new JobQueue(HASH_CONCURRENCY, HASH_QUEUE, config.checksPerAddress);
@@ -152,12 +199,27 @@ export class ServerState {
     this.registrations = new WindowCounter(config.registrationsPerAddress, config.registrationWindowMs);
     this.allRegistrations = new WindowCounter(config.registrationsTotal, config.registrationWindowMs);
     this.wheel = new TimerWheel(this.startedAt);
-    this.offline = new OfflineQueue(store, requestFlush);
+    this.offline = new OfflineQueue(store, requestFlush, log);
     this.presence = new PresenceQueue(requestFlush);
-    this.ids = new IdAllocator(store);
-    this.instance = store.instanceId();
-    for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
+    this.ids = new IdAllocator(store, log);
+    this.instance = boot.instance;
+    for (const [blocker, blocked] of boot.blocks) this.blockSet(blocker).add(blocked);
     for (const name of accounts.keys()) this.indexName(name);
+  }
+
+  /** A state whose instance id, blocks and first ids are read from `store` (what a real server uses). */
+  static async open(
+    config: ServerConfig,
+    store: AsyncStore,
+    accounts: Map<string, string>,
+    clock: () => number = Date.now,
+    log: Logger = () => {},
+    requestFlush: () => void = () => {},
+  ): Promise<ServerState> {
+    const boot = { instance: await store.instanceId(), blocks: await store.blocks() };
+    const state = new ServerState(config, store, accounts, clock, log, requestFlush, boot);
+    await state.ids.start();
+    return state;
   }
 
   /** Records `name`'s keys (the first holder of a key keeps it). */
