@@ -171,7 +171,7 @@ function refuseIfTooManyRegistrations(ctx: Context): void {
 }
 
 function refuseIfOnline(ctx: Context, name: string): void {
-  if (ctx.state.sessions.has(name)) {
+  if (ctx.state.delivery.isOnline(name)) {
     ctx.conn.pendingUser = undefined;
     throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
   }

@@ -19,7 +19,7 @@ export function message(ctx: Context, args: readonly string[]): void | Promise<v
   }
   // The quota needs what waits for an offline recipient, read from the store once: the command
   // runs again when it is known (the recipient may have logged in meanwhile).
-  if (!state.sessions.has(to as string) && needsQuota(state) && !state.mailboxes.has(to as string)) {
+  if (!state.delivery.isOnline(to as string) && needsQuota(state) && !state.mailboxes.has(to as string)) {
     return loadMailbox(state, to as string).then(() => message(ctx, args));
   }
   // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
@@ -30,11 +30,8 @@ export function message(ctx: Context, args: readonly string[]): void | Promise<v
     else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
     else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
   };
-  const target = state.sessions.get(to as string);
-  if (!target && needsQuota(state)) checkQuota(state, to as string, body as string);
-  const msg: StoredMessage = { id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string };
-  if (target) sendOnline(state, target, msg, outcome);
-  else store(state, msg, outcome, `${msg.to} is offline and will get it at their next login`);
+  if (!state.delivery.isOnline(to as string) && needsQuota(state)) checkQuota(state, to as string, body as string);
+  state.delivery.direct({ id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string }, outcome);
 }
 
 function needsQuota(state: ServerState): boolean {
@@ -62,21 +59,8 @@ async function loadMailbox(state: ServerState, user: string): Promise<void> {
 // broadcast <text>
 export function broadcast(ctx: Context, [body]: readonly string[]): void {
   const { state } = ctx;
-  const from = ctx.user;
   const id = state.ids.take();
-  const line = encodeMessage('broadcast', id, from, state.now(), body as string);
-  let reached = 0;
-  let skipped = 0;
-  for (const session of state.sessions.values()) {
-    if (session.name === from) continue;
-    if (state.isBlocking(session.name, from)) {
-      skipped++;
-      continue;
-    }
-    if (session.held) hold(session, { line });
-    else session.conn.send(line);
-    reached++;
-  }
+  const { reached, skipped } = state.delivery.broadcast(ctx.user, id, state.now(), body as string);
   if (skipped > 0) ctx.ok('partial', { id, reached, text: 'Your broadcast did not reach some users' });
   else ctx.ok('sent', { id, reached });
 }
@@ -105,6 +89,12 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
   if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) return sendBacklog(state, session);
 }
 
+/** A line that is not a direct message (a broadcast) for `session`: written now, or after its backlog. */
+export function holdOrSend(session: Session, line: string): void {
+  if (session.held) hold(session, { line });
+  else session.conn.send(line);
+}
+
 /** Kept until the stored backlog is through, so that ids reach the client in order (SEC-6). */
 function hold(session: Session, item: Held): void {
   (session.held as Held[]).push(item);
@@ -113,7 +103,8 @@ function hold(session: Session, item: Held): void {
   if (session.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
 }
 
-function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at): void {
+/** Writes `msg` to its recipient's connection here, keeping it until acknowledged (or stored). */
+export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at): void {
   const line = encodeMessage('message', msg.id, msg.from, msg.at, msg.body);
   if (target.held) return hold(target, { line, msg, outcome });
   // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
@@ -126,7 +117,8 @@ function sendOnline(state: ServerState, target: Session, msg: StoredMessage, out
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
 
-function store(state: ServerState, msg: StoredMessage, outcome: Outcome | undefined, text: string): void {
+/** Stores `msg` for its recipient's next login; `outcome` hears `stored` after the commit. */
+export function store(state: ServerState, msg: StoredMessage, outcome: Outcome | undefined, text: string): void {
   const box = state.mailboxes.get(msg.to);
   if (box) {
     box.count++;

@@ -5,7 +5,6 @@ import type { TimerId } from '../util/timer-wheel.ts';
 import type { CloseReason, Conn } from './connection.ts';
 import { loggedIn } from './admission.ts';
 import { sendBacklog, requeueUnacked } from './messaging.ts';
-import { announce } from './presence.ts';
 import { closePrivateChats } from './private.ts';
 import type { ServerState } from './state.ts';
 
@@ -76,7 +75,7 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   loggedIn(state, conn);
   welcome();
   const backlog = sendBacklog(state, session);
-  announce(state, user, true);
+  state.delivery.presence(user, true);
   state.log(`login ${user} from ${conn.address}`);
   return backlog;
 }
@@ -111,6 +110,6 @@ export function endSession(state: ServerState, session: Session, reason: CloseRe
   state.lastSeen.set(name, state.now());
   requeueUnacked(state, session);
   closePrivateChats(state, session, reason);
-  announce(state, name, false);
+  state.delivery.presence(name, false);
   state.log(`logout ${name} (${reason})`);
 }

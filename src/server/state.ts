@@ -11,6 +11,8 @@ import { HASH_CONCURRENCY, HASH_QUEUE, JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Conn } from './connection.ts';
+import type { Delivery } from './delivery.ts';
+import { LocalDelivery } from './local-delivery.ts';
 import type { Session } from './session.ts';
 
 export interface ServerConfig {
@@ -178,6 +180,8 @@ export class ServerState {
   /** Password hashing and verifying, a bounded number at a time. */
   readonly hashing: JobQueue;
   readonly ids: IdAllocator;
+  /** How handlers reach other users: this process's sessions, or a cluster's (delivery.ts). */
+  delivery: Delivery;
   readonly startedAt: number;
   /** The database's instance id (AsyncStore.instanceId), told to clients at login. */
   readonly instance: number;
@@ -202,6 +206,7 @@ export class ServerState {
     this.offline = new OfflineQueue(store, requestFlush, log);
     this.presence = new PresenceQueue(requestFlush);
     this.ids = new IdAllocator(store, log);
+    this.delivery = new LocalDelivery(this);
     this.instance = boot.instance;
     for (const [blocker, blocked] of boot.blocks) this.blockSet(blocker).add(blocked);
     for (const name of accounts.keys()) this.indexName(name);
