@@ -17,12 +17,21 @@ export const MAX_FAILURES = 3;
 export type Registrar = (user: string, password: string) => Promise<string>;
 
 // login <user>
-export function login(ctx: Context, [user]: readonly string[]): void {
-  const name = user as string;
+export function login(ctx: Context, args: readonly string[]): void | Promise<void> {
+  const name = args[0] as string;
   const { state, conn } = ctx;
   conn.pendingUser = undefined;
   refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
+  // A shared store may hold an account registered on another node since this one started.
+  if (!state.accounts.has(name) && state.sharedStore && !conn.lookedUp) {
+    conn.lookedUp = true;
+    return learnAccount(state, name)
+      .then(() => login(ctx, args))
+      .finally(() => {
+        conn.lookedUp = false;
+      });
+  }
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
     refuseBadName(ctx, name);
@@ -87,6 +96,9 @@ export function makePasswordHandler(register: Registrar) {
       if (!right) return;
     }
     if (conn.closed) return;
+    // Every id this user sees from now on is above any it saw on another node.
+    if (state.sharedStore) await state.ids.renew();
+    if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
     refuseIfOnline(ctx, name);
     // The client paces itself with the server's budget, so that it never runs into it.
@@ -96,6 +108,14 @@ export function makePasswordHandler(register: Registrar) {
     // `inactivity` (seconds) lets the client warn shortly before an inactivity logout (SESS-1).
     await startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
   };
+}
+
+/** Adds `name`'s account from the shared store, if it has one now. */
+async function learnAccount(state: ServerState, name: string): Promise<void> {
+  const secret = await state.store.account(name);
+  if (secret === undefined || state.accounts.has(name)) return;
+  state.accounts.set(name, secret);
+  state.indexName(name);
 }
 
 /** SEC-4: what was kept for an earlier holder of `name` goes. Tried again while the store is unreachable: the account is already saved. */

@@ -34,6 +34,8 @@ export class Conn {
   pendingUser: string | undefined;
   /** True when pendingUser has no account yet (AUTH-3). */
   newAccount = false;
+  /** `login` is asking the shared store for an account (once per login command). */
+  lookedUp = false;
   session: Session | undefined;
   /** An async handler (password check, a store call) is running; later lines wait in `waiting`. */
   busy = false;

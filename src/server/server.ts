@@ -5,6 +5,8 @@ import type { Server, TCPSocketListener } from 'bun';
 import type { AsyncStore } from '../store/async-store.ts';
 import { SqliteAsyncStore } from '../store/sqlite-async-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
+import { PostgresStore } from '../store/postgres-store.ts';
+import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
@@ -28,6 +30,13 @@ export interface ServeOptions extends Partial<ServerConfig> {
   credentials: string;
   /** Path of the database, or `:memory:`. */
   db: string;
+  /**
+   * A PostgreSQL URL: accounts, stored messages, blocks and ids live there, shared with the other
+   * nodes of a cluster (CLU-1); the credentials file only seeds the accounts. Replaces `db`.
+   */
+  store?: string;
+  /** Share the port with other processes on this host (the nodes of a cluster). */
+  reusePort?: boolean;
   /** PEM files; without them traffic is plain text. They serve the web client too (HTTPS/WSS). */
   tls?: { cert: string; key: string };
   /** WEB-1: also serve the web client and its WebSocket on this port (0: any free port). */
@@ -50,26 +59,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? (() => {});
   const credentials = await loadCredentials(options.credentials);
   for (const problem of credentials.problems) log(problem);
-  if (!credentials.existed) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
-  let store: AsyncStore;
-  try {
-    store = new SqliteAsyncStore(new SqliteStore(options.db));
-  } catch (err) {
-    throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
-  }
+  if (!credentials.existed && options.store === undefined) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
+  const store = await openStore(options, log);
+  const accounts = options.store === undefined ? credentials.accounts : await seededAccounts(store, credentials.accounts, log);
   for (const [path, what] of [[options.credentials, 'the credentials file'], [options.db, 'the database']] as const) {
+    if (what === 'the database' && options.store !== undefined) continue;
     const warning = await exposureWarning(path, what);
     if (warning) log(warning);
   }
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
   const flusher = new TurnFlusher();
-  const state = await ServerState.open(config, store, credentials.accounts, options.clock, log, () => flusher.request());
+  const state = await ServerState.open(config, store, accounts, options.clock, log, () => flusher.request());
+  state.sharedStore = options.store !== undefined;
   flusher.beforeFlush(() => void state.offline.flush());
   flusher.beforeFlush(() => flushPresence(state));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
     const secret = await hashPassword(password, state.hashing);
-    await appender.append(user, secret);
+    // SEC-4: acknowledged only once committed, in the shared store or the credentials file.
+    if (options.store === undefined) await appender.append(user, secret);
+    else if (!(await store.addAccount({ name: user, secret }))) throw new ChatError(ErrorCode.NameTaken, `${user} was registered a moment ago on another node; choose another name`);
     return secret;
   });
 
@@ -79,7 +88,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const events = makeConnEvents(state, handlers, flusher);
   let listener: TCPSocketListener<Conn>;
   try {
-    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls }, events);
+    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls, reusePort: options.reusePort }, events);
   } catch (err) {
     await store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
@@ -129,6 +138,44 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return stopping;
     },
   };
+}
+
+/** The single node's SQLite database, or the cluster's PostgreSQL; one clear error when it cannot be opened. */
+async function openStore(options: ServeOptions, log: Logger): Promise<AsyncStore> {
+  if (options.store === undefined) {
+    try {
+      return new SqliteAsyncStore(new SqliteStore(options.db));
+    } catch (err) {
+      throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
+    }
+  }
+  const where = redactUrl(options.store);
+  try {
+    const store = await PostgresStore.open(options.store);
+    log(`store ${where}: reachable`);
+    return store;
+  } catch (err) {
+    throw new Error(`cannot use the store ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** The credentials file seeds the shared store's accounts (names already there keep their secrets); the store's accounts are the ones served. */
+async function seededAccounts(store: AsyncStore, fromFile: Map<string, string>, log: Logger): Promise<Map<string, string>> {
+  const added = await store.seedAccounts([...fromFile].map(([name, secret]) => ({ name, secret })));
+  const accounts = new Map((await store.accounts()).map((a) => [a.name, a.secret]));
+  log(`${accounts.size} accounts in the store (${added} added from the credentials file)`);
+  return accounts;
+}
+
+/** A URL fit for a log line: without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(a malformed URL)';
+  }
 }
 
 /** The one loud line for a credentials file that is not there (a typo in --credentials, most often). */

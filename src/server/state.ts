@@ -117,13 +117,31 @@ export class IdAllocator {
     return this.next++;
   }
 
+  /**
+   * Moves on to a block reserved now, above every id any node has handed out so far. Run before a
+   * login when the store is shared: the user may have seen higher ids on another node, and the
+   * client drops any id at or below the highest it has shown (CLUSTER.md, "Ids must grow per
+   * connection").
+   */
+  async renew(): Promise<void> {
+    const first = await this.store.reserveIds(this.batch);
+    if (first > this.next) {
+      this.next = first;
+      this.end = first + this.batch;
+    }
+    if (this.spare !== undefined && this.spare < this.end) this.spare = undefined;
+    this.refill();
+  }
+
   private refill(): void {
     if (this.refilling || this.spare !== undefined) return;
     this.refilling = true;
     this.store.reserveIds(this.batch).then(
       (first) => {
         this.refilling = false;
-        this.spare = first;
+        // A block reserved before a renew() may lie below the current one: ids must only grow.
+        if (first >= this.end) this.spare = first;
+        else this.refill();
       },
       (err: unknown) => {
         // Tried again at the next take() that needs it.
@@ -185,6 +203,11 @@ export class ServerState {
   readonly startedAt: number;
   /** The database's instance id (AsyncStore.instanceId), told to clients at login. */
   readonly instance: number;
+  /**
+   * The store is shared with other nodes (PostgreSQL): accounts registered elsewhere are looked up
+   * there, and id blocks are renewed at each login.
+   */
+  sharedStore = false;
 
   constructor(
     readonly config: ServerConfig,

@@ -50,6 +50,8 @@ export interface AsyncStore {
   instanceId(): Promise<number>;
   /** Every account, in no particular order. */
   accounts(): Promise<Account[]>;
+  /** The secret of one account, or undefined when the name has none (a registration on another node shows here at once). */
+  account(name: string): Promise<string | undefined>;
   /**
    * Adds the accounts whose names are not taken yet (the credentials file seeding the database);
    * an account that exists keeps its secret. Resolves with how many were added.

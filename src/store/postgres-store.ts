@@ -257,6 +257,13 @@ export class PostgresStore implements AsyncStore {
     });
   }
 
+  account(name: string): Promise<string | undefined> {
+    return this.run('read an account', async () => {
+      const [row] = await this.sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE name = ${name}`;
+      return row?.secret;
+    });
+  }
+
   seedAccounts(accounts: readonly Account[]): Promise<number> {
     if (accounts.length === 0) return Promise.resolve(0);
     return this.run('seed accounts', async () => {

@@ -66,6 +66,10 @@ export class SqliteAsyncStore implements AsyncStore {
     return [...this.accountSecrets].map(([name, secret]) => ({ name, secret }));
   }
 
+  async account(name: string): Promise<string | undefined> {
+    return this.accountSecrets.get(name);
+  }
+
   async seedAccounts(accounts: readonly Account[]): Promise<number> {
     let added = 0;
     for (const a of accounts) if ((await this.addAccount(a)) === true) added++;

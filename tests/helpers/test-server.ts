@@ -48,6 +48,8 @@ export interface TestServerOptions {
   /** Where the server's log lines go (default: nowhere). */
   log?: Logger;
   tls?: { cert: string; key: string };
+  /** A PostgreSQL URL: the store shared by the nodes of a cluster, instead of SQLite. */
+  store?: string;
 }
 
 export interface TestServer {
@@ -85,6 +87,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
     ...(options.web !== undefined && options.web !== false && { web: { port: options.web === true ? 0 : options.web } }),
+    ...(options.store !== undefined && { store: options.store }),
     ...options.config,
   });
   if (options.clock) options.clock.server = server;

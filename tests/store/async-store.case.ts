@@ -157,6 +157,8 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
         { name: 'yoda', secret: 'wise@!man' },
       ]);
       expect(await store.seedAccounts([])).toBe(0);
+      expect(await store.account('hans')).toBe('falcon*solo');
+      expect(await store.account('Hans')).toBeUndefined();
     });
   });
 }
