@@ -101,6 +101,19 @@ export function makePasswordHandler(register: Registrar) {
     if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
     refuseIfOnline(ctx, name);
+    // AUTH-5 on every node: the session is claimed (in a cluster, in Redis).
+    const claimed = await state.delivery.claim(name);
+    if (claimed === 'busy') throw new ChatError(ErrorCode.Busy, 'The server is catching up with the cluster; try again in a moment');
+    if (claimed === 'taken') {
+      conn.pendingUser = undefined;
+      throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
+    }
+    if (conn.closed || state.sessions.has(name)) {
+      // Gone (or beaten by another connection here) while claiming: the claim is given back.
+      if (conn.closed && !state.sessions.has(name)) state.delivery.unclaim(name);
+      if (conn.closed) return;
+      refuseIfOnline(ctx, name);
+    }
     // The client paces itself with the server's budget, so that it never runs into it.
     const { rateLimit } = state.config;
     const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};

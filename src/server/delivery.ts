@@ -12,7 +12,16 @@ export interface BroadcastResult {
   readonly skipped: number;
 }
 
+/** A login's claim on a username: `taken` (online, AUTH-5), `busy` (try again in a moment). */
+export type Claimed = 'ok' | 'taken' | 'busy';
+
 export interface Delivery {
+  /** AUTH-5: makes `user` this connection's, unless it is online (anywhere). */
+  claim(user: string): Promise<Claimed>;
+  /** Gives a claim back when the login did not go through after all (the connection closed meanwhile). */
+  unclaim(user: string): void;
+  /** A block list of `blocker` changed here (other nodes refresh their copy). */
+  blocksChanged?(blocker: string): void;
   /** Whether `user` is logged in (anywhere). */
   isOnline(user: string): boolean;
   /** Everyone logged in now (anywhere), in no particular order (PRES-2). */

@@ -3,7 +3,7 @@
 
 import { encodeMessage } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
-import type { BroadcastResult, Delivery } from './delivery.ts';
+import type { BroadcastResult, Claimed, Delivery } from './delivery.ts';
 import { holdOrSend, sendOnline, store } from './messaging.ts';
 import { announce } from './presence.ts';
 import type { Outcome } from './session.ts';
@@ -11,6 +11,12 @@ import type { ServerState } from './state.ts';
 
 export class LocalDelivery implements Delivery {
   constructor(private readonly state: ServerState) {}
+
+  async claim(user: string): Promise<Claimed> {
+    return this.state.sessions.has(user) ? 'taken' : 'ok';
+  }
+
+  unclaim(): void {}
 
   isOnline(user: string): boolean {
     return this.state.sessions.has(user);

@@ -28,6 +28,7 @@ export function message(ctx: Context, args: readonly string[]): void | Promise<v
     if (conn.closed) return;
     if (code === 'delivered') conn.send(deliveredLine(tag, id, to as string));
     else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
+    else if (code === 'blocked') conn.send(errorLine(tag, ErrorCode.BlockedByRecipient, text ?? `Your message cannot be delivered: ${to} has blocked you`));
     else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
   };
   if (!state.delivery.isOnline(to as string) && needsQuota(state)) checkQuota(state, to as string, body as string);
@@ -104,11 +105,11 @@ function hold(session: Session, item: Held): void {
 }
 
 /** Writes `msg` to its recipient's connection here, keeping it until acknowledged (or stored). */
-export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at): void {
+export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at, handBack?: () => void): void {
   const line = encodeMessage('message', msg.id, msg.from, msg.at, msg.body);
-  if (target.held) return hold(target, { line, msg, outcome });
+  if (target.held) return hold(target, handBack ? { line, msg, outcome, handBack } : { line, msg, outcome });
   // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
-  target.unacked.set(msg.id, { msg, sentAt, outcome });
+  target.unacked.set(msg.id, handBack ? { msg, sentAt, outcome, handBack } : { msg, sentAt, outcome });
   target.maxSentId = msg.id;
   // Recorded before the write: a write past the outbox limit terminates the connection, and its
   // close handler (run synchronously) ends the session and stores what is in `unacked`.
@@ -144,6 +145,10 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
         return;
       }
       session.unacked.delete(id);
+      if (unacked.handBack) {
+        unacked.handBack();
+        continue;
+      }
       session.storedUpTo = Math.max(session.storedUpTo, id);
       store(state, unacked.msg, unacked.outcome, `Stored until ${session.name} confirms it`);
     }
@@ -194,7 +199,7 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   session.held = undefined;
   session.heldBytes = 0;
   for (const item of held) {
-    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now());
+    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now(), item.handBack);
     else session.conn.send(item.line);
   }
 }
@@ -202,10 +207,14 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
   const pending: Unacked[] = [...session.unacked.values()];
-  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome });
+  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome, ...(item.handBack && { handBack: item.handBack }) });
   session.unacked.clear();
   session.held = undefined;
   for (const unacked of pending) {
+    if (unacked.handBack) {
+      unacked.handBack();
+      continue;
+    }
     store(state, unacked.msg, unacked.outcome, `${session.name} went offline; they will get it at their next login`);
   }
 }

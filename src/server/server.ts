@@ -7,6 +7,8 @@ import { SqliteAsyncStore } from '../store/sqlite-async-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import { PostgresStore } from '../store/postgres-store.ts';
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
+import { redactUrl } from '../util/redact-url.ts';
+import { joinCluster, type ClusterOptions, type JoinedCluster } from '../cluster/join-cluster.ts';
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
@@ -37,6 +39,8 @@ export interface ServeOptions extends Partial<ServerConfig> {
   store?: string;
   /** Share the port with other processes on this host (the nodes of a cluster). */
   reusePort?: boolean;
+  /** CLU-1: join a cluster through this Redis (needs `store`). */
+  cluster?: ClusterOptions;
   /** PEM files; without them traffic is plain text. They serve the web client too (HTTPS/WSS). */
   tls?: { cert: string; key: string };
   /** WEB-1: also serve the web client and its WebSocket on this port (0: any free port). */
@@ -51,6 +55,8 @@ export interface RunningServer {
   /** The web client's port, when --web was given. */
   readonly webPort: number | undefined;
   readonly state: ServerState;
+  /** In cluster mode: this node's Redis side and its delivery. */
+  readonly cluster: JoinedCluster | undefined;
   /** Tells every client, flushes, closes sockets and the database. */
   stop(): Promise<void>;
 }
@@ -71,6 +77,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const flusher = new TurnFlusher();
   const state = await ServerState.open(config, store, accounts, options.clock, log, () => flusher.request());
   state.sharedStore = options.store !== undefined;
+  let cluster: JoinedCluster | undefined;
+  if (options.cluster) {
+    if (options.store === undefined) throw new Error('a cluster needs a shared store (--store postgres://…)');
+    try {
+      cluster = await joinCluster(state, options.cluster);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
   flusher.beforeFlush(() => void state.offline.flush());
   flusher.beforeFlush(() => flushPresence(state));
   const appender = new CredentialsAppender(options.credentials);
@@ -90,6 +106,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls, reusePort: options.reusePort }, events);
   } catch (err) {
+    await cluster?.leave();
     await store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
     const code = (err as { code?: string }).code;
@@ -106,6 +123,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
     } catch (err) {
       listener.stop(true);
+      await cluster?.leave();
       await store.close();
       const code = (err as { code?: string }).code;
       if (code === 'EADDRINUSE') throw new Error(`web port ${options.web.port} is already in use (${where})`);
@@ -120,6 +138,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     hostname: listener.hostname,
     webPort: web?.port,
     state,
+    cluster,
     stop() {
       stopping ??= (async () => {
         clearInterval(ticker);
@@ -133,6 +152,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         listener.stop(true);
         await web?.stop(true);
         await state.offline.flush();
+        await cluster?.leave();
         await store.close();
       })();
       return stopping;
@@ -165,17 +185,6 @@ async function seededAccounts(store: AsyncStore, fromFile: Map<string, string>, 
   const accounts = new Map((await store.accounts()).map((a) => [a.name, a.secret]));
   log(`${accounts.size} accounts in the store (${added} added from the credentials file)`);
   return accounts;
-}
-
-/** A URL fit for a log line: without its password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(a malformed URL)';
-  }
 }
 
 /** The one loud line for a credentials file that is not there (a typo in --credentials, most often). */

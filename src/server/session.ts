@@ -9,13 +9,15 @@ import { closePrivateChats } from './private.ts';
 import type { ServerState } from './state.ts';
 
 /** Tells a sender what became of a message once that is known. */
-export type Outcome = (code: 'delivered' | 'stored' | 'failed', id: number, text?: string) => void;
+export type Outcome = (code: 'delivered' | 'stored' | 'blocked' | 'failed', id: number, text?: string) => void;
 
 /** A routed message written to this connection and neither acknowledged nor stored yet. */
 export interface Unacked {
   readonly msg: StoredMessage;
   readonly sentAt: number;
   readonly outcome?: Outcome;
+  /** A message handed here by another node: not stored here but handed back, and its node stores it once. */
+  readonly handBack?: () => void;
 }
 
 /** A line for a user whose stored backlog is still being paged (SEC-6); `msg` for a routed message. */
@@ -23,6 +25,7 @@ export interface Held {
   readonly line: string;
   readonly msg?: StoredMessage;
   readonly outcome?: Outcome;
+  readonly handBack?: () => void;
 }
 
 export class Session {
