@@ -66,6 +66,8 @@ export async function joinCluster(state: ServerState, options: ClusterOptions): 
     delivery: joined,
     async leave() {
       joined.stop();
+      // Not yet confirmed by the nodes they were handed to: stored, once, before this node goes.
+      await joined.handoffs.storeAll(Date.now());
       await node.stop();
     },
   };
