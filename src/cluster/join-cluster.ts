@@ -7,6 +7,7 @@ import type { ServerState } from '../server/state.ts';
 import { ClusterDelivery } from './cluster-delivery.ts';
 import { ClusterNode } from './cluster-node.ts';
 import { Keys } from './keys.ts';
+import { ClusterLockout } from './lockout.ts';
 
 export interface ClusterOptions {
   /** redis://… */
@@ -57,6 +58,7 @@ export async function joinCluster(state: ServerState, options: ClusterOptions): 
     throw new Error(`cannot join the cluster at ${where}: ${(err as Error).message.replace(options.url, where)}`);
   }
   state.log(`cluster: Redis ${where} reachable; serving as node ${options.node}`);
+  state.lockout = new ClusterLockout(node.link, node.keys, { blockMs: state.config.blockDurationMs });
   delivery = new ClusterDelivery(state, node);
   delivery.start();
   state.delivery = delivery;

@@ -8,6 +8,7 @@ import { isRetryable } from '../store/async-store.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
 import { startSession } from './session.ts';
+import { checkShared, refuseLocked } from './shared-lockout.ts';
 import type { ServerState } from './state.ts';
 
 /** Wrong passwords in a row that lock a username (AUTH-4). */
@@ -23,14 +24,20 @@ export function login(ctx: Context, args: readonly string[]): void | Promise<voi
   conn.pendingUser = undefined;
   refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
-  // A shared store may hold an account registered on another node since this one started.
-  if (!state.accounts.has(name) && state.sharedStore && !conn.lookedUp) {
+  // A shared store may hold an account registered on another node since this one started, and
+  // another node may have locked the name (CLU-2).
+  const lookUp = !state.accounts.has(name) && state.sharedStore;
+  if ((lookUp || state.lockout) && !conn.lookedUp) {
     conn.lookedUp = true;
-    return learnAccount(state, name)
-      .then(() => login(ctx, args))
-      .finally(() => {
-        conn.lookedUp = false;
-      });
+    const lockout = state.lockout;
+    return (async () => {
+      if (lookUp) await learnAccount(state, name);
+      const ms = lockout ? await lockout.lockedFor(name) : 0;
+      if (ms > 0) refuseLocked(ctx, name, ms);
+      return login(ctx, args);
+    })().finally(() => {
+      conn.lookedUp = false;
+    });
   }
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
@@ -82,6 +89,8 @@ export function makePasswordHandler(register: Registrar) {
       state.mailboxes.delete(name);
       state.blocks.delete(name);
       state.log(`new account ${name} from ${conn.address}`);
+    } else if (state.lockout) {
+      if (!(await checkShared(ctx, state.lockout, name, secret as string))) return;
     } else {
       // SEC-1: the guess takes one of the name's three strikes before it is checked, so however
       // many arrive at once, at most three wrong ones are ever checked per lock period.

@@ -12,6 +12,7 @@ import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Conn } from './connection.ts';
 import type { Delivery } from './delivery.ts';
+import type { SharedLockout } from './shared-lockout.ts';
 import { LocalDelivery } from './local-delivery.ts';
 import type { Session } from './session.ts';
 
@@ -208,6 +209,8 @@ export class ServerState {
    * there, and id blocks are renewed at each login.
    */
   sharedStore = false;
+  /** In a cluster: wrong-password strikes and lockouts counted once for every node (CLU-2); else `failures`/`lockedUntil`. */
+  lockout: SharedLockout | undefined;
 
   constructor(
     readonly config: ServerConfig,

@@ -145,6 +145,42 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect((await second.request('password falcon*solo')).code).toBe('welcome');
   });
 
+  test('AUTH-4 CLU-2 three wrong passwords spread over two nodes lock the name on both; a login on either is refused', async () => {
+    const [a, b] = await twoNodes();
+    const first = await RawClient.connect(a.port);
+    clients.push(first);
+    await first.request('login hans');
+    expect((await first.request('password wrong-1')).code).toBe('wrong-password');
+    expect((await first.request('password wrong-2')).code).toBe('wrong-password');
+    const second = await RawClient.connect(b.port);
+    clients.push(second);
+    await second.request('login hans');
+    const third = await second.request('password wrong-3');
+    expect(third.code).toBe('locked');
+    await second.waitClosed();
+    for (const port of [a.port, b.port]) {
+      const later = await RawClient.connect(port);
+      clients.push(later);
+      const refused = await later.request('login hans');
+      expect(refused.code).toBe('locked');
+      expect(String(refused.text)).toContain('blocked');
+    }
+  });
+
+  test('AUTH-4 a right password on another node resets the count', async () => {
+    const [a, b] = await twoNodes();
+    const leia = await user(a, 'leia');
+    const first = await RawClient.connect(a.port);
+    clients.push(first);
+    await first.request('login hans');
+    expect((await first.request('password wrong-1')).code).toBe('wrong-password');
+    expect((await first.request('password wrong-2')).code).toBe('wrong-password');
+    const right = await user(b, 'hans');
+    right.end();
+    await heard(leia, 'hans', false);
+    expect((await first.request('password wrong-3')).text).toContain('2 tries left');
+  });
+
   test('BLK-1 BLK-2 BLK-3 a block made on one node holds for a sender on the other (messages, broadcasts), until unblocked', async () => {
     const [a, b] = await twoNodes();
     const vader = await user(a, 'vader');
