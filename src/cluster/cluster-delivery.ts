@@ -139,9 +139,9 @@ export class ClusterDelivery implements Delivery {
     this.state.sessions.get(user)?.conn.send(line);
   }
 
-  /** A block list changed here: every node reloads it. */
-  blocksChanged(blocker: string): void {
-    this.node.publish({ type: 'blocks', blocker }).catch((err: unknown) => this.state.log(`telling the nodes of ${blocker}'s blocks: ${String(err)}`));
+  /** A block list changed here: every node applies the change (in stream order, before later presence). */
+  blocksChanged(blocker: string, blocked: string, on: boolean): void {
+    this.node.publish({ type: 'blocks', blocker, blocked, on }).catch((err: unknown) => this.state.log(`telling the nodes of ${blocker}'s blocks: ${String(err)}`));
   }
 
   /** After a message to `to` was stored: if `to` came online meanwhile on another node, it sends the stored backlog. */
@@ -173,7 +173,9 @@ export class ClusterDelivery implements Delivery {
   private deliverHere(entry: Deliver): void {
     const session = this.state.sessions.get(entry.to);
     const reply = (message: InboxEntry) => this.node.send(entry.replyTo, message).catch(() => {});
-    if (!session) return void reply({ type: 'refused', origin: entry.origin, reason: 'offline' });
+    // CLU-5: a node that may have lost its lease (paused, cut off) writes to nobody: the user may be
+    // logged in on another node by now. The sender's node stores the message instead.
+    if (!session || !this.node.lease.mayServe()) return void reply({ type: 'refused', origin: entry.origin, reason: 'offline' });
     if (this.state.isBlocking(entry.to, entry.from)) return void reply({ type: 'refused', origin: entry.origin, reason: 'blocked' });
     const msg: StoredMessage = { id: this.state.ids.take(), from: entry.from, to: entry.to, at: entry.at, body: entry.body };
     // Not acknowledged here in time, or the session ended: handed back, and the sender's node stores it by its origin key.
@@ -196,7 +198,10 @@ export class ClusterDelivery implements Delivery {
       }
       return;
     }
-    if (entry.type === 'blocks') void this.reloadBlocks(entry.blocker);
+    if (entry.type !== 'blocks') return;
+    if (entry.blocked === undefined || entry.on === undefined) return void this.reloadBlocks(entry.blocker);
+    if (entry.on) this.state.blockSet(entry.blocker).add(entry.blocked);
+    else this.state.blocks.get(entry.blocker)?.delete(entry.blocked);
   }
 
   private async reloadBlocks(blocker: string): Promise<void> {

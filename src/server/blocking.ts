@@ -13,7 +13,7 @@ export async function block(ctx: Context, [user]: readonly string[]): Promise<vo
   if (set.has(target)) throw new ChatError(ErrorCode.AlreadyBlocked, `You already block ${target}`);
   await ctx.state.store.addBlock(ctx.user, target);
   set.add(target);
-  ctx.state.delivery.blocksChanged?.(ctx.user);
+  ctx.state.delivery.blocksChanged?.(ctx.user, target, true);
   ctx.ok('blocked', { user: target, text: `${target} is blocked` });
 }
 
@@ -26,6 +26,6 @@ export async function unblock(ctx: Context, [user]: readonly string[]): Promise<
   if (!set?.has(target)) throw new ChatError(ErrorCode.NotBlocked, `You do not block ${target}`);
   await ctx.state.store.removeBlock(ctx.user, target);
   set.delete(target);
-  ctx.state.delivery.blocksChanged?.(ctx.user);
+  ctx.state.delivery.blocksChanged?.(ctx.user, target, false);
   ctx.ok('unblocked', { user: target, text: `${target} is no longer blocked` });
 }

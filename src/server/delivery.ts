@@ -20,8 +20,8 @@ export interface Delivery {
   claim(user: string): Promise<Claimed>;
   /** Gives a claim back when the login did not go through after all (the connection closed meanwhile). */
   unclaim(user: string): void;
-  /** A block list of `blocker` changed here (other nodes refresh their copy). */
-  blocksChanged?(blocker: string): void;
+  /** `blocker` blocked (`on`) or unblocked `blocked` here (other nodes update their copy). */
+  blocksChanged?(blocker: string, blocked: string, on: boolean): void;
   /** Whether `user` is logged in (anywhere). */
   isOnline(user: string): boolean;
   /** Everyone logged in now (anywhere), in no particular order (PRES-2). */
