@@ -46,6 +46,12 @@ if (flags.help) {
   process.exit(0);
 }
 
+// The cluster scenario (issue 12) lives in bench/cluster.ts: `bun run bench cluster [--quick]`.
+if (positionals[0] === 'cluster') {
+  await (await import('./cluster.ts')).clusterBench();
+  process.exit(0);
+}
+
 for (const name of positionals) {
   if (!(SCENARIOS as readonly string[]).includes(name)) {
     console.error(`bench: unknown scenario "${name}"; one of: ${SCENARIOS.join(', ')}`);

@@ -10,6 +10,8 @@ import { HASH_CONCURRENCY, hashPassword, isHash, JobQueue } from './server/passw
 import { startServer } from './server/server.ts';
 import { jsonLogger, stderrLogger } from './util/log.ts';
 import { existsSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { redactUrl } from './util/redact-url.ts';
 import { versionLine } from './version.ts';
 
 /** Exit code for a bad command line (SPEC "Command line"). */
@@ -45,6 +47,22 @@ function webOptions(options: Record<string, unknown>): { port: number; host?: st
   return { port: wholeNumber(options.web, '--web', 0, 65535), host: options.webHost === undefined ? undefined : String(options.webHost) };
 }
 
+/** --cluster and --store go together; --node names this node (default: host name and process id). */
+function clusterOptions(options: Record<string, unknown>): { store?: string; cluster?: { url: string; node: string }; reusePort?: boolean } {
+  const { cluster, store, node } = options;
+  if (cluster === undefined && store === undefined) {
+    if (node !== undefined) throw new UsageError('--node goes with --cluster and --store');
+    return {};
+  }
+  if (cluster === undefined || store === undefined) throw new UsageError('--cluster and --store go together (a cluster needs both Redis and PostgreSQL)');
+  if (!/^rediss?:\/\//.test(String(cluster))) throw new UsageError(`--cluster must be a redis:// URL, not "${String(cluster)}"`);
+  if (!/^postgres(ql)?:\/\//.test(String(store))) throw new UsageError('--store must be a postgres:// URL');
+  const name = node === undefined ? `${hostname()}-${process.pid}` : String(node);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new UsageError(`--node must be 1 to 64 letters, digits, _ . or -, not "${name}"`);
+  // Several nodes on one host may share the port.
+  return { store: String(store), cluster: { url: String(cluster), node: name }, reusePort: true };
+}
+
 function buildCli(): CAC {
   const cli = cac('chat');
   cli
@@ -70,15 +88,21 @@ function buildCli(): CAC {
     .option('--tls-key <file>', 'The private key (PEM) of --tls-cert')
     .option('--web <port>', 'Also serve the web client (a page and its WebSocket) on this port; HTTPS with --tls-cert')
     .option('--web-host <addr>', 'Address for --web to listen on (default: --host)')
+    .option('--cluster <redis-url>', 'Run as one node of a cluster, through this Redis (needs --store)')
+    .option('--store <postgres-url>', 'With --cluster: keep accounts, stored messages and blocks in this PostgreSQL (instead of --db)')
+    .option('--node <name>', 'With --cluster: this node\'s name, unique among live nodes (default: host name and process id)')
     .option('--log-format <format>', 'Log lines as text, or json: one JSON object a line', { default: 'text' })
     .example('chat serve 5000 60 300')
     .example('chat serve 5000 60 300 --web 8080')
     .example('chat serve 5000 60 300 --tls-cert cert.pem --tls-key key.pem')
+    .example('chat serve 5000 60 300 --cluster redis://10.0.0.5:6379 --store postgres://chat@10.0.0.6/chat --node n1')
     .action(async (port: string, blockDuration: string, timeout: string, options: Record<string, unknown>) => {
       const format = String(options.logFormat);
       if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, not "${format}"`);
       const log = format === 'json' ? jsonLogger : stderrLogger;
+      const several = clusterOptions(options);
       const server = await startServer({
+        ...several,
         port: wholeNumber(port, 'port', 0, 65535),
         blockDurationMs: wholeNumber(blockDuration, 'block_duration', 1) * 1000,
         timeoutMs: wholeNumber(timeout, 'timeout', 1) * 1000,
@@ -108,7 +132,8 @@ function buildCli(): CAC {
         const scheme = options.tlsCert === undefined ? 'http' : 'https';
         console.log(`web client on ${scheme}://${String(options.webHost ?? options.host)}:${server.webPort}/`);
       }
-      log(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, database ${String(options.db)})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
+      const database = several.store === undefined ? `database ${String(options.db)}` : `store ${redactUrl(several.store)}, node ${several.cluster?.node}`;
+      log(`listening on ${server.hostname}:${server.port} (${server.state.accounts.size} accounts, ${database})${server.webPort === undefined ? '' : `; web client on port ${server.webPort}`}`);
       let stopping = false;
       const shutdown = (signal: string) => {
         // Ctrl-C under `bun run` arrives twice: from the terminal and forwarded by bun run. The

@@ -91,6 +91,16 @@ export class Handoffs {
     return this.flush(now);
   }
 
+  /** The node is stopping: everything still held is stored now (by origin key, so a copy delivered meanwhile is stored at most once). */
+  async storeAll(now: number): Promise<void> {
+    for (const [origin, h] of this.held) {
+      this.held.delete(origin);
+      this.storing.set(origin, h);
+    }
+    await this.inFlight;
+    await this.flush(Math.max(now, this.retryAt));
+  }
+
   /**
    * Runs on a timer: stores what waited longer than ackMs, and retries stores that failed. Resolves
    * after the commit it started (if any); never rejects.

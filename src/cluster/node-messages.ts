@@ -53,10 +53,16 @@ export interface Broadcasts {
   readonly items: readonly { readonly from: string; readonly at: number; readonly body: string }[];
 }
 
-/** A block list changed: nodes refresh their cached blocks of `blocker`. */
+/**
+ * A block list changed: nodes apply it to their cached blocks of `blocker` at once (`blocked` and
+ * `on` given), so that entries after it in the stream (a logout, BLK-2) already see it; without them,
+ * nodes reload `blocker`'s blocks from the store.
+ */
 export interface BlocksChanged {
   readonly type: 'blocks';
   readonly blocker: string;
+  readonly blocked?: string;
+  readonly on?: boolean;
 }
 
 export type InboxEntry = Deliver | Delivered | Refused | Backlog;
@@ -114,6 +120,7 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
       if (Array.isArray(d.items) && d.items.every((i: unknown) => isBroadcast(i))) return { type, items: d.items };
       break;
     case 'blocks':
+      if (isString(d.blocker) && isString(d.blocked) && typeof d.on === 'boolean') return { type, blocker: d.blocker, blocked: d.blocked, on: d.on };
       if (isString(d.blocker)) return { type, blocker: d.blocker };
       break;
     default:

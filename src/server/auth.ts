@@ -4,9 +4,11 @@ import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { BURST_SECONDS, MIN_PASSWORD_CHARS } from '../protocol/limits.ts';
 import { usernameProblem } from '../protocol/usernames.ts';
 import { errorLine } from '../protocol/server-lines.ts';
+import { isRetryable } from '../store/async-store.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
 import { startSession } from './session.ts';
+import { checkShared, refuseLocked } from './shared-lockout.ts';
 import type { ServerState } from './state.ts';
 
 /** Wrong passwords in a row that lock a username (AUTH-4). */
@@ -16,12 +18,27 @@ export const MAX_FAILURES = 3;
 export type Registrar = (user: string, password: string) => Promise<string>;
 
 // login <user>
-export function login(ctx: Context, [user]: readonly string[]): void {
-  const name = user as string;
+export function login(ctx: Context, args: readonly string[]): void | Promise<void> {
+  const name = args[0] as string;
   const { state, conn } = ctx;
   conn.pendingUser = undefined;
   refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
+  // A shared store may hold an account registered on another node since this one started, and
+  // another node may have locked the name (CLU-2).
+  const lookUp = !state.accounts.has(name) && state.sharedStore;
+  if ((lookUp || state.lockout) && !conn.lookedUp) {
+    conn.lookedUp = true;
+    const lockout = state.lockout;
+    return (async () => {
+      if (lookUp) await learnAccount(state, name);
+      const ms = lockout ? await lockout.lockedFor(name) : 0;
+      if (ms > 0) refuseLocked(ctx, name, ms);
+      return login(ctx, args);
+    })().finally(() => {
+      conn.lookedUp = false;
+    });
+  }
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
     refuseBadName(ctx, name);
@@ -67,11 +84,13 @@ export function makePasswordHandler(register: Registrar) {
         throw new ChatError(ErrorCode.Internal, 'The new account could not be saved; try again later');
       }
       // Whatever waits for an earlier holder of the name is not the newcomer's (SEC-4).
-      state.offline.flush();
-      state.store.forgetUser(name);
+      await state.offline.flush();
+      await forgetEarlierHolder(state, name);
       state.mailboxes.delete(name);
       state.blocks.delete(name);
       state.log(`new account ${name} from ${conn.address}`);
+    } else if (state.lockout) {
+      if (!(await checkShared(ctx, state.lockout, name, secret as string))) return;
     } else {
       // SEC-1: the guess takes one of the name's three strikes before it is checked, so however
       // many arrive at once, at most three wrong ones are ever checked per lock period.
@@ -86,15 +105,51 @@ export function makePasswordHandler(register: Registrar) {
       if (!right) return;
     }
     if (conn.closed) return;
+    // Every id this user sees from now on is above any it saw on another node.
+    if (state.sharedStore) await state.ids.renew();
+    if (conn.closed) return;
     // Checked again: another connection may have logged in while the password was checked.
     refuseIfOnline(ctx, name);
+    // AUTH-5 on every node: the session is claimed (in a cluster, in Redis).
+    const claimed = await state.delivery.claim(name);
+    if (claimed === 'busy') throw new ChatError(ErrorCode.Busy, 'The server is catching up with the cluster; try again in a moment');
+    if (claimed === 'taken') {
+      conn.pendingUser = undefined;
+      throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
+    }
+    if (conn.closed || state.sessions.has(name)) {
+      // Gone (or beaten by another connection here) while claiming: the claim is given back.
+      if (conn.closed && !state.sessions.has(name)) state.delivery.unclaim(name);
+      if (conn.closed) return;
+      refuseIfOnline(ctx, name);
+    }
     // The client paces itself with the server's budget, so that it never runs into it.
     const { rateLimit } = state.config;
     const budget = rateLimit > 0 ? { rateLimit: { rate: rateLimit, burst: rateLimit * BURST_SECONDS } } : {};
     // `server` names the database, so that clients know which ids they have seen (see sendBacklog).
     // `inactivity` (seconds) lets the client warn shortly before an inactivity logout (SESS-1).
-    startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
+    await startSession(state, conn, name, () => ctx.ok('welcome', { user: name, text: `Welcome, ${name}!`, server: state.instance, inactivity: state.config.timeoutMs / 1000, ...budget }));
   };
+}
+
+/** Adds `name`'s account from the shared store, if it has one now. */
+async function learnAccount(state: ServerState, name: string): Promise<void> {
+  const secret = await state.store.account(name);
+  if (secret === undefined || state.accounts.has(name)) return;
+  state.accounts.set(name, secret);
+  state.indexName(name);
+}
+
+/** SEC-4: what was kept for an earlier holder of `name` goes. Tried again while the store is unreachable: the account is already saved. */
+async function forgetEarlierHolder(state: ServerState, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await state.store.forgetUser(name);
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= 20) throw err;
+      await Bun.sleep(Math.min(1000, 50 * 2 ** attempt));
+    }
+  }
 }
 
 /**
@@ -158,7 +213,7 @@ function refuseIfTooManyRegistrations(ctx: Context): void {
 }
 
 function refuseIfOnline(ctx: Context, name: string): void {
-  if (ctx.state.sessions.has(name)) {
+  if (ctx.state.delivery.isOnline(name)) {
     ctx.conn.pendingUser = undefined;
     throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
   }

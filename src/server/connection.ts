@@ -24,7 +24,8 @@ export type CloseReason =
   | 'evicted'
   | 'handshake-timeout'
   | 'tls-failed'
-  | 'shutdown';
+  | 'shutdown'
+  | 'store-unavailable';
 
 export class Conn {
   readonly splitter = new LineSplitter();
@@ -33,10 +34,14 @@ export class Conn {
   pendingUser: string | undefined;
   /** True when pendingUser has no account yet (AUTH-3). */
   newAccount = false;
+  /** `login` is asking the shared store for an account (once per login command). */
+  lookedUp = false;
   session: Session | undefined;
-  /** An async handler (password check) is running; later lines wait in `waiting`. */
+  /** An async handler (password check, a store call) is running; later lines wait in `waiting`. */
   busy = false;
   readonly waiting: Line[] = [];
+  /** Characters in `waiting` (a logged-in connection's bound). */
+  waitingBytes = 0;
   closeReason: CloseReason | undefined;
   closed = false;
   /** Counted in ServerState.connections (refused connections are not). */

@@ -17,9 +17,15 @@ import { whoelse, whoelsesince } from './presence.ts';
 import { accept, decline, p2pport, startprivate, stopprivate } from './private.ts';
 import { touch } from './session.ts';
 import type { ServerState } from './state.ts';
+import { isRetryable } from '../store/async-store.ts';
 
 /** Lines a connection may send while its password is being checked. */
 const MAX_WAITING_LINES = 32;
+/**
+ * Bytes of lines a logged-in connection may send while a command waits for the store (a client
+ * that pipelines its commands; they run in order once the store has answered).
+ */
+const MAX_WAITING_BYTES = 1024 * 1024;
 
 export function makeHandlers(register: Registrar): HandlerTable {
   return {
@@ -62,7 +68,10 @@ function help(ctx: Context): void {
 export function handleLine(state: ServerState, handlers: HandlerTable, conn: Conn, line: Line): void {
   if (conn.closed) return;
   if (conn.busy) {
-    if (conn.waiting.push(line) > MAX_WAITING_LINES) conn.close('flood', errorLine(undefined, ErrorCode.Busy, 'Too many lines before the last one was answered'));
+    conn.waiting.push(line);
+    conn.waitingBytes += line === INVALID_UTF8 ? 1 : line.length;
+    const over = conn.session ? conn.waitingBytes > MAX_WAITING_BYTES : conn.waiting.length > MAX_WAITING_LINES;
+    if (over) conn.close('flood', errorLine(undefined, ErrorCode.Busy, 'Too many lines before the last one was answered'));
     return;
   }
   if (line !== INVALID_UTF8 && isBlank(line)) return;
@@ -100,6 +109,8 @@ function run(state: ServerState, handlers: HandlerTable, conn: Conn, { tag, verb
     .catch((err: unknown) => fail(state, ctx, err))
     .finally(() => {
       conn.busy = false;
+      conn.waitingBytes = 0;
+      // Handled in order; if one of them makes the connection busy again, the rest wait again.
       for (const line of conn.waiting.splice(0)) handleLine(state, handlers, conn, line);
     });
 }
@@ -114,6 +125,10 @@ function phaseError(verb: Verb, loggedIn: boolean): ChatError | undefined {
 function fail(state: ServerState, ctx: Context, err: unknown): void {
   if (ctx.conn.closed) return;
   if (err instanceof ChatError || err instanceof ProtocolError) return ctx.error(err.code, err.message);
+  if (isRetryable(err)) {
+    state.log(err.message);
+    return ctx.error(ErrorCode.Busy, 'The server cannot reach its database right now; the command was not carried out. Try again in a moment');
+  }
   state.log(`error in a handler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   ctx.error(ErrorCode.Internal, 'Something went wrong on the server; the command was not carried out');
 }

@@ -8,13 +8,19 @@ import type { Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
 // message <user> <text>
-export function message(ctx: Context, [to, body]: readonly string[]): void {
+export function message(ctx: Context, args: readonly string[]): void | Promise<void> {
   const { state } = ctx;
+  const [to, body] = args;
   const from = ctx.user;
   ctx.requireAccount(to as string);
   ctx.requireOther(to as string, 'message');
   if (state.isBlocking(to as string, from)) {
     throw new ChatError(ErrorCode.BlockedByRecipient, `Your message cannot be delivered: ${to} has blocked you`);
+  }
+  // The quota needs what waits for an offline recipient, read from the store once: the command
+  // runs again when it is known (the recipient may have logged in meanwhile).
+  if (!state.delivery.isOnline(to as string) && needsQuota(state) && !state.mailboxes.has(to as string)) {
+    return loadMailbox(state, to as string).then(() => message(ctx, args));
   }
   // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
   const { conn, tag } = ctx;
@@ -22,65 +28,51 @@ export function message(ctx: Context, [to, body]: readonly string[]): void {
     if (conn.closed) return;
     if (code === 'delivered') conn.send(deliveredLine(tag, id, to as string));
     else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
+    else if (code === 'blocked') conn.send(errorLine(tag, ErrorCode.BlockedByRecipient, text ?? `Your message cannot be delivered: ${to} has blocked you`));
     else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
   };
-  const target = state.sessions.get(to as string);
-  if (!target) checkQuota(state, to as string, body as string);
-  const msg: StoredMessage = { id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string };
-  if (target) sendOnline(state, target, msg, outcome);
-  else store(state, msg, outcome, `${msg.to} is offline and will get it at their next login`);
+  if (!state.delivery.isOnline(to as string) && needsQuota(state)) checkQuota(state, to as string, body as string);
+  state.delivery.direct({ id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string }, outcome);
+}
+
+function needsQuota(state: ServerState): boolean {
+  return state.config.offlineQuotaMessages > 0 || state.config.offlineQuotaBytes > 0;
 }
 
 /** SEC-6: an offline user's stored messages are bounded in number and bytes; the sender is told when full. */
 function checkQuota(state: ServerState, to: string, body: string): void {
   const { offlineQuotaMessages: maxCount, offlineQuotaBytes: maxBytes } = state.config;
-  if (maxCount <= 0 && maxBytes <= 0) return;
-  const box = mailbox(state, to);
+  const box = state.mailboxes.get(to);
+  if (!box) return;
   const bytes = Buffer.byteLength(body);
   if ((maxCount > 0 && box.count + 1 > maxCount) || (maxBytes > 0 && box.bytes + bytes > maxBytes)) {
     throw new ChatError(ErrorCode.MailboxFull, `${to} has too many messages waiting (${box.count}, ${Math.ceil(box.bytes / 1024)} KiB); yours was not stored. Try again after they log in`);
   }
 }
 
-/** What waits for `user` in the store, counted once and then kept up to date (ServerState.mailboxes). */
-function mailbox(state: ServerState, user: string): { count: number; bytes: number } {
-  let box = state.mailboxes.get(user);
-  if (!box) {
-    state.offline.flush();
-    state.mailboxes.set(user, (box = state.store.usageFor(user)));
-  }
-  return box;
+/** Counts what waits for `user` in the store, once; then kept up to date (ServerState.mailboxes). */
+async function loadMailbox(state: ServerState, user: string): Promise<void> {
+  await state.offline.flush();
+  const usage = await state.store.usageFor(user);
+  if (!state.mailboxes.has(user)) state.mailboxes.set(user, usage);
 }
 
 // broadcast <text>
 export function broadcast(ctx: Context, [body]: readonly string[]): void {
   const { state } = ctx;
-  const from = ctx.user;
   const id = state.ids.take();
-  const line = encodeMessage('broadcast', id, from, state.now(), body as string);
-  let reached = 0;
-  let skipped = 0;
-  for (const session of state.sessions.values()) {
-    if (session.name === from) continue;
-    if (state.isBlocking(session.name, from)) {
-      skipped++;
-      continue;
-    }
-    if (session.held) hold(session, { line });
-    else session.conn.send(line);
-    reached++;
-  }
+  const { reached, skipped } = state.delivery.broadcast(ctx.user, id, state.now(), body as string);
   if (skipped > 0) ctx.ok('partial', { id, reached, text: 'Your broadcast did not reach some users' });
   else ctx.ok('sent', { id, reached });
 }
 
 // ack <id>  (a notification: no reply)
-export function ack(ctx: Context, [id]: readonly string[]): void {
-  acknowledge(ctx.state, ctx.session, Number(id));
+export function ack(ctx: Context, [id]: readonly string[]): void | Promise<void> {
+  return acknowledge(ctx.state, ctx.session, Number(id));
 }
 
 /** The recipient has every message up to `upTo`: senders are told, stored copies go. */
-export function acknowledge(state: ServerState, session: Session, upTo: number): void {
+export function acknowledge(state: ServerState, session: Session, upTo: number): void | Promise<void> {
   const limit = Math.min(upTo, session.maxSentId);
   if (limit <= session.ackedUpTo) return;
   session.ackedUpTo = limit;
@@ -95,7 +87,13 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
     if (limit >= session.storedUpTo) session.storedUpTo = 0;
   }
   // The page of stored messages is through: the next one (SEC-6).
-  if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) sendBacklog(state, session);
+  if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) return sendBacklog(state, session);
+}
+
+/** A line that is not a direct message (a broadcast) for `session`: written now, or after its backlog. */
+export function holdOrSend(session: Session, line: string): void {
+  if (session.held) hold(session, { line });
+  else session.conn.send(line);
 }
 
 /** Kept until the stored backlog is through, so that ids reach the client in order (SEC-6). */
@@ -106,11 +104,12 @@ function hold(session: Session, item: Held): void {
   if (session.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
 }
 
-function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at): void {
+/** Writes `msg` to its recipient's connection here, keeping it until acknowledged (or stored). */
+export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at, handBack?: () => void): void {
   const line = encodeMessage('message', msg.id, msg.from, msg.at, msg.body);
-  if (target.held) return hold(target, { line, msg, outcome });
+  if (target.held) return hold(target, handBack ? { line, msg, outcome, handBack } : { line, msg, outcome });
   // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
-  target.unacked.set(msg.id, { msg, sentAt, outcome });
+  target.unacked.set(msg.id, handBack ? { msg, sentAt, outcome, handBack } : { msg, sentAt, outcome });
   target.maxSentId = msg.id;
   // Recorded before the write: a write past the outbox limit terminates the connection, and its
   // close handler (run synchronously) ends the session and stores what is in `unacked`.
@@ -119,7 +118,8 @@ function sendOnline(state: ServerState, target: Session, msg: StoredMessage, out
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
 
-function store(state: ServerState, msg: StoredMessage, outcome: Outcome | undefined, text: string): void {
+/** Stores `msg` for its recipient's next login; `outcome` hears `stored` after the commit. */
+export function store(state: ServerState, msg: StoredMessage, outcome: Outcome | undefined, text: string): void {
   const box = state.mailboxes.get(msg.to);
   if (box) {
     box.count++;
@@ -145,6 +145,10 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
         return;
       }
       session.unacked.delete(id);
+      if (unacked.handBack) {
+        unacked.handBack();
+        continue;
+      }
       session.storedUpTo = Math.max(session.storedUpTo, id);
       store(state, unacked.msg, unacked.outcome, `Stored until ${session.name} confirms it`);
     }
@@ -158,11 +162,23 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
  * broadcasts for this user wait in `held` and follow the last page, so ids only ever grow on the
  * wire and the client's highest-id-shown rule drops nothing.
  */
-export function sendBacklog(state: ServerState, session: Session): void {
-  // Messages queued this turn must be in the store before it is read.
-  state.offline.flush();
+export async function sendBacklog(state: ServerState, session: Session): Promise<void> {
+  // What arrives while the store is read waits behind the page.
+  session.held ??= [];
+  // Messages queued before now must be in the store before it is read.
+  await state.offline.flush();
   const page = state.config.backlogPage > 0 ? state.config.backlogPage : Infinity;
-  const stored = state.store.messagesFor(session.name, session.backlogTo ?? 0, page);
+  let stored: StoredMessage[];
+  try {
+    stored = await state.store.messagesFor(session.name, session.backlogTo ?? 0, page);
+  } catch (err) {
+    // Nothing is lost: the stored messages stay, and what was held is stored when the session ends.
+    state.log(`cannot read the stored messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
+    if (state.sessions.get(session.name) === session) session.conn.bye('store-unavailable', 'Your stored messages cannot be read right now; log in again in a moment');
+    return;
+  }
+  // The session ended meanwhile: its held messages were stored, and these stay stored.
+  if (state.sessions.get(session.name) !== session) return;
   const lines = stored.map((m) => encodeMessage('message', m.id, m.from, m.at, m.body, true));
   // Sent in one go however long it is: it must not count as the reader falling behind, or a user
   // with more stored than the outbox limit would be cut off at every login and never get them.
@@ -183,7 +199,7 @@ export function sendBacklog(state: ServerState, session: Session): void {
   session.held = undefined;
   session.heldBytes = 0;
   for (const item of held) {
-    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now());
+    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now(), item.handBack);
     else session.conn.send(item.line);
   }
 }
@@ -191,10 +207,14 @@ export function sendBacklog(state: ServerState, session: Session): void {
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
   const pending: Unacked[] = [...session.unacked.values()];
-  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome });
+  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome, ...(item.handBack && { handBack: item.handBack }) });
   session.unacked.clear();
   session.held = undefined;
   for (const unacked of pending) {
+    if (unacked.handBack) {
+      unacked.handBack();
+      continue;
+    }
     store(state, unacked.msg, unacked.outcome, `${session.name} went offline; they will get it at their next login`);
   }
 }

@@ -1,25 +1,32 @@
 // Group commit for the offline store: messages to store and acks to apply gather during an
 // event-loop turn and are written in one transaction at its end. Only then are senders told
 // "stored" (OFF-1), so an acknowledged message is on disk before anyone is told it is safe.
+// One commit is in flight at a time; a store that is unreachable (StoreUnavailableError, e.g.
+// PostgreSQL restarting) keeps the batch and is tried again, so nothing queued is dropped (CLU-4).
 
-import type { Ack, Store, StoredMessage } from '../store/store.ts';
+import { isRetryable, type Ack, type AsyncStore, type StoredMessage } from '../store/async-store.ts';
+
+/** Waits between tries of a batch while the store is unavailable: doubling up to the last. */
+const RETRY_MS = [50, 100, 200, 400, 800, 1600];
 
 export class OfflineQueue {
   private inserts: StoredMessage[] = [];
   private acks: Ack[] = [];
   private done: ((error?: unknown) => void)[] = [];
+  private inFlight: Promise<void> | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
     /** Called whenever something is queued, so that a flush at the end of the turn is arranged. */
     private readonly onQueue: () => void = () => {},
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
   get pending(): boolean {
     return this.inserts.length > 0 || this.acks.length > 0;
   }
 
-  /** Queues `msg`; `done` runs after the commit that makes it durable (with an error if it failed). */
+  /** Queues `msg`; `done` runs after the commit that makes it durable (with an error if it failed for good). */
   add(msg: StoredMessage, done?: (error?: unknown) => void): void {
     this.inserts.push(msg);
     if (done) this.done.push(done);
@@ -32,19 +39,44 @@ export class OfflineQueue {
     this.onQueue();
   }
 
-  /** Commits what is queued. Callers run it at the end of a turn, and before reading the store. */
-  flush(): void {
-    if (!this.pending) return;
+  /**
+   * Commits what is queued; resolves when everything queued before the call is committed (or has
+   * failed for good and its callbacks were told). Never rejects. Callers run it at the end of a
+   * turn, and before reading the store.
+   */
+  flush(): Promise<void> {
+    if (this.inFlight) return this.inFlight.then(() => this.flush());
+    if (!this.pending) return Promise.resolve();
     const { inserts, acks, done } = this;
     this.inserts = [];
     this.acks = [];
     this.done = [];
+    this.inFlight = this.commit(inserts, acks, done).finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async commit(inserts: StoredMessage[], acks: Ack[], done: ((error?: unknown) => void)[]): Promise<void> {
     let error: unknown;
-    try {
-      this.store.commit(inserts, acks);
-    } catch (err) {
-      error = err ?? new Error('commit failed');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.commit(inserts, acks);
+        error = undefined;
+        break;
+      } catch (err) {
+        error = err ?? new Error('commit failed');
+        if (!isRetryable(err)) break;
+        if (attempt === 0) this.log(`${(err as Error).message}; keeping ${inserts.length} messages and ${acks.length} acks and trying again`);
+        await Bun.sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
+      }
     }
-    for (const fn of done) fn(error);
+    for (const fn of done) {
+      try {
+        fn(error);
+      } catch (err) {
+        this.log(`error after a commit: ${String(err)}`);
+      }
+    }
   }
 }

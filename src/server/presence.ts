@@ -113,7 +113,7 @@ export function whoelsesince(ctx: Context, [seconds]: readonly string[]): void {
   const me = ctx.user;
   const since = state.now() - Number(seconds) * 1000;
   const users = visibleOnline(state, me);
-  for (const [user, at] of state.lastSeen) {
+  for (const [user, at] of state.delivery.lastSeen()) {
     if (at >= since && user !== me && !state.isBlocking(user, me)) users.push(user);
   }
   users.sort();
@@ -123,7 +123,7 @@ export function whoelsesince(ctx: Context, [seconds]: readonly string[]): void {
 /** PRES-2: online users but `me` and those who block `me`, sorted. */
 function visibleOnline(state: ServerState, me: string): string[] {
   const users: string[] = [];
-  for (const name of state.sessions.keys()) {
+  for (const name of state.delivery.online()) {
     if (name !== me && !state.isBlocking(name, me)) users.push(name);
   }
   return users.sort();

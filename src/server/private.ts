@@ -27,7 +27,7 @@ export function newToken(): string {
 }
 
 function tell(state: ServerState, user: string, line: PrivateLine): void {
-  state.sessions.get(user)?.conn.send(encodeLine(line));
+  state.delivery.tell(user, encodeLine(line));
 }
 
 /** Private chats are direct TCP connections between clients, which a browser cannot open or take. */

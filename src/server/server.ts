@@ -2,8 +2,13 @@
 // in ServerState (data), dispatch.ts (commands), transport/ (what every connection does) and the store.
 
 import type { Server, TCPSocketListener } from 'bun';
+import type { AsyncStore } from '../store/async-store.ts';
+import { SqliteAsyncStore } from '../store/sqlite-async-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
-import type { Store } from '../store/store.ts';
+import { PostgresStore } from '../store/postgres-store.ts';
+import { ChatError, ErrorCode } from '../protocol/errors.ts';
+import { redactUrl } from '../util/redact-url.ts';
+import { joinCluster, type ClusterOptions, type JoinedCluster } from '../cluster/join-cluster.ts';
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
@@ -27,6 +32,15 @@ export interface ServeOptions extends Partial<ServerConfig> {
   credentials: string;
   /** Path of the database, or `:memory:`. */
   db: string;
+  /**
+   * A PostgreSQL URL: accounts, stored messages, blocks and ids live there, shared with the other
+   * nodes of a cluster (CLU-1); the credentials file only seeds the accounts. Replaces `db`.
+   */
+  store?: string;
+  /** Share the port with other processes on this host (the nodes of a cluster). */
+  reusePort?: boolean;
+  /** CLU-1: join a cluster through this Redis (needs `store`). */
+  cluster?: ClusterOptions;
   /** PEM files; without them traffic is plain text. They serve the web client too (HTTPS/WSS). */
   tls?: { cert: string; key: string };
   /** WEB-1: also serve the web client and its WebSocket on this port (0: any free port). */
@@ -41,6 +55,8 @@ export interface RunningServer {
   /** The web client's port, when --web was given. */
   readonly webPort: number | undefined;
   readonly state: ServerState;
+  /** In cluster mode: this node's Redis side and its delivery. */
+  readonly cluster: JoinedCluster | undefined;
   /** Tells every client, flushes, closes sockets and the database. */
   stop(): Promise<void>;
 }
@@ -49,26 +65,36 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log ?? (() => {});
   const credentials = await loadCredentials(options.credentials);
   for (const problem of credentials.problems) log(problem);
-  if (!credentials.existed) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
-  let store: Store;
-  try {
-    store = new SqliteStore(options.db);
-  } catch (err) {
-    throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
-  }
+  if (!credentials.existed && options.store === undefined) log(missingCredentials(options.credentials, options.register ?? DEFAULT_CONFIG.register));
+  const store = await openStore(options, log);
+  const accounts = options.store === undefined ? credentials.accounts : await seededAccounts(store, credentials.accounts, log);
   for (const [path, what] of [[options.credentials, 'the credentials file'], [options.db, 'the database']] as const) {
+    if (what === 'the database' && options.store !== undefined) continue;
     const warning = await exposureWarning(path, what);
     if (warning) log(warning);
   }
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options };
   const flusher = new TurnFlusher();
-  const state = new ServerState(config, store, credentials.accounts, options.clock, log, () => flusher.request());
-  flusher.beforeFlush(() => state.offline.flush());
+  const state = await ServerState.open(config, store, accounts, options.clock, log, () => flusher.request());
+  state.sharedStore = options.store !== undefined;
+  let cluster: JoinedCluster | undefined;
+  if (options.cluster) {
+    if (options.store === undefined) throw new Error('a cluster needs a shared store (--store postgres://…)');
+    try {
+      cluster = await joinCluster(state, options.cluster);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  flusher.beforeFlush(() => void state.offline.flush());
   flusher.beforeFlush(() => flushPresence(state));
   const appender = new CredentialsAppender(options.credentials);
   const handlers = makeHandlers(async (user, password) => {
     const secret = await hashPassword(password, state.hashing);
-    await appender.append(user, secret);
+    // SEC-4: acknowledged only once committed, in the shared store or the credentials file.
+    if (options.store === undefined) await appender.append(user, secret);
+    else if (!(await store.addAccount({ name: user, secret }))) throw new ChatError(ErrorCode.NameTaken, `${user} was registered a moment ago on another node; choose another name`);
     return secret;
   });
 
@@ -78,9 +104,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const events = makeConnEvents(state, handlers, flusher);
   let listener: TCPSocketListener<Conn>;
   try {
-    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls }, events);
+    listener = listenTcp({ host: options.host ?? '0.0.0.0', port: options.port, tls, reusePort: options.reusePort }, events);
   } catch (err) {
-    store.close();
+    await cluster?.leave();
+    await store.close();
     if (tls) throw new Error(`cannot serve TLS with ${options.tls?.cert} and ${options.tls?.key}: ${(err as Error).message}`);
     const code = (err as { code?: string }).code;
     const where = `${options.host ?? '0.0.0.0'}:${options.port}`;
@@ -96,7 +123,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
     } catch (err) {
       listener.stop(true);
-      store.close();
+      await cluster?.leave();
+      await store.close();
       const code = (err as { code?: string }).code;
       if (code === 'EADDRINUSE') throw new Error(`web port ${options.web.port} is already in use (${where})`);
       throw new Error(`cannot serve the web client on ${where}: ${(err as Error).message}`);
@@ -110,6 +138,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     hostname: listener.hostname,
     webPort: web?.port,
     state,
+    cluster,
     stop() {
       stopping ??= (async () => {
         clearInterval(ticker);
@@ -117,17 +146,45 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         // acknowledged is stored, and its senders hear `stored` before their `bye`.
         const conns = [...state.sessions.values()].map((session) => session.conn);
         for (const conn of conns) if (conn.session) endSession(state, conn.session, 'shutdown');
-        state.offline.flush();
+        await state.offline.flush();
         for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
         await web?.stop(true);
-        state.offline.flush();
-        store.close();
+        await state.offline.flush();
+        await cluster?.leave();
+        await store.close();
       })();
       return stopping;
     },
   };
+}
+
+/** The single node's SQLite database, or the cluster's PostgreSQL; one clear error when it cannot be opened. */
+async function openStore(options: ServeOptions, log: Logger): Promise<AsyncStore> {
+  if (options.store === undefined) {
+    try {
+      return new SqliteAsyncStore(new SqliteStore(options.db));
+    } catch (err) {
+      throw new Error(`cannot open database ${options.db}: ${(err as Error).message}`);
+    }
+  }
+  const where = redactUrl(options.store);
+  try {
+    const store = await PostgresStore.open(options.store);
+    log(`store ${where}: reachable`);
+    return store;
+  } catch (err) {
+    throw new Error(`cannot use the store ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** The credentials file seeds the shared store's accounts (names already there keep their secrets); the store's accounts are the ones served. */
+async function seededAccounts(store: AsyncStore, fromFile: Map<string, string>, log: Logger): Promise<Map<string, string>> {
+  const added = await store.seedAccounts([...fromFile].map(([name, secret]) => ({ name, secret })));
+  const accounts = new Map((await store.accounts()).map((a) => [a.name, a.secret]));
+  log(`${accounts.size} accounts in the store (${added} added from the credentials file)`);
+  return accounts;
 }
 
 /** The one loud line for a credentials file that is not there (a typo in --credentials, most often). */

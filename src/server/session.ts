@@ -5,18 +5,19 @@ import type { TimerId } from '../util/timer-wheel.ts';
 import type { CloseReason, Conn } from './connection.ts';
 import { loggedIn } from './admission.ts';
 import { sendBacklog, requeueUnacked } from './messaging.ts';
-import { announce } from './presence.ts';
 import { closePrivateChats } from './private.ts';
 import type { ServerState } from './state.ts';
 
 /** Tells a sender what became of a message once that is known. */
-export type Outcome = (code: 'delivered' | 'stored' | 'failed', id: number, text?: string) => void;
+export type Outcome = (code: 'delivered' | 'stored' | 'blocked' | 'failed', id: number, text?: string) => void;
 
 /** A routed message written to this connection and neither acknowledged nor stored yet. */
 export interface Unacked {
   readonly msg: StoredMessage;
   readonly sentAt: number;
   readonly outcome?: Outcome;
+  /** A message handed here by another node: not stored here but handed back, and its node stores it once. */
+  readonly handBack?: () => void;
 }
 
 /** A line for a user whose stored backlog is still being paged (SEC-6); `msg` for a routed message. */
@@ -24,6 +25,7 @@ export interface Held {
   readonly line: string;
   readonly msg?: StoredMessage;
   readonly outcome?: Outcome;
+  readonly handBack?: () => void;
 }
 
 export class Session {
@@ -61,8 +63,11 @@ export class Session {
   }
 }
 
-/** Registers `user` as online on `conn`, sends the welcome, the stored messages, then tells the others (AUTH-6). */
-export function startSession(state: ServerState, conn: Conn, user: string, welcome: () => void): Session {
+/**
+ * Registers `user` as online on `conn`, sends the welcome, the stored messages, then tells the others
+ * (AUTH-6). Resolves when the first page of stored messages has been written.
+ */
+export function startSession(state: ServerState, conn: Conn, user: string, welcome: () => void): Promise<void> {
   const now = state.now();
   const session = new Session(user, conn, now, scheduleInactivity(state, conn, state.config.timeoutMs));
   state.sessions.set(user, session);
@@ -72,10 +77,10 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   conn.pendingUser = undefined;
   loggedIn(state, conn);
   welcome();
-  sendBacklog(state, session);
-  announce(state, user, true);
+  const backlog = sendBacklog(state, session);
+  state.delivery.presence(user, true);
   state.log(`login ${user} from ${conn.address}`);
-  return session;
+  return backlog;
 }
 
 /** SESS-1: every command the user types counts as activity. */
@@ -108,6 +113,6 @@ export function endSession(state: ServerState, session: Session, reason: CloseRe
   state.lastSeen.set(name, state.now());
   requeueUnacked(state, session);
   closePrivateChats(state, session, reason);
-  announce(state, name, false);
+  state.delivery.presence(name, false);
   state.log(`logout ${name} (${reason})`);
 }

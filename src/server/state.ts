@@ -2,7 +2,8 @@
 // so every test builds its own. Nothing here knows about sockets.
 
 import { nameKeys } from '../protocol/usernames.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
 import { FailureBans, LogThrottle, WindowCounter } from './address-limits.ts';
 import { OfflineQueue } from './offline-queue.ts';
@@ -10,6 +11,9 @@ import { HASH_CONCURRENCY, HASH_QUEUE, JobQueue } from './passwords.ts';
 import { PresenceQueue } from './presence.ts';
 import type { PrivateRequest } from './private.ts';
 import type { Conn } from './connection.ts';
+import type { Delivery } from './delivery.ts';
+import type { SharedLockout } from './shared-lockout.ts';
+import { LocalDelivery } from './local-delivery.ts';
 import type { Session } from './session.ts';
 
 export interface ServerConfig {
@@ -77,21 +81,84 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'>
 
 export type Logger = (line: string) => void;
 
-/** Hands out message ids from ranges reserved in the store, so ids never repeat after a crash. */
-class IdAllocator {
+/**
+ * Hands out message ids from blocks reserved in the store, so ids never repeat after a crash (and,
+ * in a cluster, no two nodes hand out the same one). `take()` stays synchronous for the hot path:
+ * the next block is reserved ahead, while the current one is in use.
+ */
+export class IdAllocator {
   private next = 0;
   private end = 0;
+  private spare: number | undefined;
+  private refilling = false;
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
+    private readonly log: Logger = () => {},
     private readonly batch = 100_000,
   ) {}
+
+  /** Reserves the first block (and asks for the spare); run once before serving. */
+  async start(): Promise<void> {
+    this.next = await this.store.reserveIds(this.batch);
+    this.end = this.next + this.batch;
+    this.refill();
+  }
+
   take(): number {
     if (this.next >= this.end) {
-      this.next = this.store.reserveIds(this.batch);
-      this.end = this.next + this.batch;
+      if (this.spare === undefined) {
+        this.refill();
+        throw new ChatError(ErrorCode.Busy, 'The server is reserving message ids; try again in a moment');
+      }
+      this.next = this.spare;
+      this.end = this.spare + this.batch;
+      this.spare = undefined;
+      this.refill();
     }
     return this.next++;
   }
+
+  /**
+   * Moves on to a block reserved now, above every id any node has handed out so far. Run before a
+   * login when the store is shared: the user may have seen higher ids on another node, and the
+   * client drops any id at or below the highest it has shown (CLUSTER.md, "Ids must grow per
+   * connection").
+   */
+  async renew(): Promise<void> {
+    const first = await this.store.reserveIds(this.batch);
+    if (first > this.next) {
+      this.next = first;
+      this.end = first + this.batch;
+    }
+    if (this.spare !== undefined && this.spare < this.end) this.spare = undefined;
+    this.refill();
+  }
+
+  private refill(): void {
+    if (this.refilling || this.spare !== undefined) return;
+    this.refilling = true;
+    this.store.reserveIds(this.batch).then(
+      (first) => {
+        this.refilling = false;
+        // A block reserved before a renew() may lie below the current one: ids must only grow.
+        if (first >= this.end) this.spare = first;
+        else this.refill();
+      },
+      (err: unknown) => {
+        // Tried again at the next take() that needs it.
+        this.refilling = false;
+        this.log(`cannot reserve message ids: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+}
+
+/** What a server reads from its store before serving. */
+export interface StoreBoot {
+  /** The database's instance id (AsyncStore.instanceId). */
+  readonly instance: number;
+  /** Every block as [blocker, blocked]. */
+  readonly blocks: readonly [string, string][];
 }
 
 export class ServerState {
@@ -132,19 +199,29 @@ export class ServerState {
   /** Password hashing and verifying, a bounded number at a time. */
   readonly hashing: JobQueue;
   readonly ids: IdAllocator;
+  /** How handlers reach other users: this process's sessions, or a cluster's (delivery.ts). */
+  delivery: Delivery;
   readonly startedAt: number;
-  /** The database's instance id (Store.instanceId), told to clients at login. */
+  /** The database's instance id (AsyncStore.instanceId), told to clients at login. */
   readonly instance: number;
+  /**
+   * The store is shared with other nodes (PostgreSQL): accounts registered elsewhere are looked up
+   * there, and id blocks are renewed at each login.
+   */
+  sharedStore = false;
+  /** In a cluster: wrong-password strikes and lockouts counted once for every node (CLU-2); else `failures`/`lockedUntil`. */
+  lockout: SharedLockout | undefined;
 
   constructor(
     readonly config: ServerConfig,
-    readonly store: Store,
+    readonly store: AsyncStore,
     /** username -> password or password hash, from the credentials file plus registrations. */
     readonly accounts: Map<string, string>,
     readonly clock: () => number = Date.now,
     readonly log: Logger = () => {},
     /** Arranges an end-of-turn flush (the server's TurnFlusher); tests flush by hand. */
     requestFlush: () => void = () => {},
+    boot: StoreBoot = { instance: 0, blocks: [] },
   ) {
     this.startedAt = clock();
     this.hashing = new JobQueue(HASH_CONCURRENCY, HASH_QUEUE, config.checksPerAddress);
@@ -152,12 +229,28 @@ export class ServerState {
     this.registrations = new WindowCounter(config.registrationsPerAddress, config.registrationWindowMs);
     this.allRegistrations = new WindowCounter(config.registrationsTotal, config.registrationWindowMs);
     this.wheel = new TimerWheel(this.startedAt);
-    this.offline = new OfflineQueue(store, requestFlush);
+    this.offline = new OfflineQueue(store, requestFlush, log);
     this.presence = new PresenceQueue(requestFlush);
-    this.ids = new IdAllocator(store);
-    this.instance = store.instanceId();
-    for (const [blocker, blocked] of store.blocks()) this.blockSet(blocker).add(blocked);
+    this.ids = new IdAllocator(store, log);
+    this.delivery = new LocalDelivery(this);
+    this.instance = boot.instance;
+    for (const [blocker, blocked] of boot.blocks) this.blockSet(blocker).add(blocked);
     for (const name of accounts.keys()) this.indexName(name);
+  }
+
+  /** A state whose instance id, blocks and first ids are read from `store` (what a real server uses). */
+  static async open(
+    config: ServerConfig,
+    store: AsyncStore,
+    accounts: Map<string, string>,
+    clock: () => number = Date.now,
+    log: Logger = () => {},
+    requestFlush: () => void = () => {},
+  ): Promise<ServerState> {
+    const boot = { instance: await store.instanceId(), blocks: await store.blocks() };
+    const state = new ServerState(config, store, accounts, clock, log, requestFlush, boot);
+    await state.ids.start();
+    return state;
   }
 
   /** Records `name`'s keys (the first holder of a key keeps it). */

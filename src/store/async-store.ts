@@ -27,9 +27,16 @@ export interface AsyncStore {
    * to retry after any failure, so a node that is unsure whether a store committed stores again.
    */
   storeOnce(messages: readonly OriginMessage[]): Promise<number>;
-  /** The stored messages for `user`, oldest (lowest id) first. */
-  messagesFor(user: string): Promise<StoredMessage[]>;
+  /** The stored messages for `user` with ids above `afterId`, oldest (lowest id) first, at most `limit` of them (SEC-6: pages). */
+  messagesFor(user: string, afterId?: number, limit?: number): Promise<StoredMessage[]>;
   countFor(user: string): Promise<number>;
+  /** How many messages wait for `user` and the UTF-8 bytes of their texts (SEC-6: the quota). */
+  usageFor(user: string): Promise<{ count: number; bytes: number }>;
+  /**
+   * A new account takes `user`, a name that had none (SEC-4): the messages stored for an earlier
+   * holder of the name and its block list are deleted, never handed to the newcomer.
+   */
+  forgetUser(user: string): Promise<void>;
   /** Every block as [blocker, blocked]. */
   blocks(): Promise<[string, string][]>;
   addBlock(blocker: string, blocked: string): Promise<void>;
@@ -43,6 +50,8 @@ export interface AsyncStore {
   instanceId(): Promise<number>;
   /** Every account, in no particular order. */
   accounts(): Promise<Account[]>;
+  /** The secret of one account, or undefined when the name has none (a registration on another node shows here at once). */
+  account(name: string): Promise<string | undefined>;
   /**
    * Adds the accounts whose names are not taken yet (the credentials file seeding the database);
    * an account that exists keeps its secret. Resolves with how many were added.

@@ -177,10 +177,30 @@ export class PostgresStore implements AsyncStore {
     });
   }
 
-  messagesFor(user: string): Promise<StoredMessage[]> {
+  messagesFor(user: string, afterId = 0, limit = Infinity): Promise<StoredMessage[]> {
     return this.run('read stored messages', async () => {
-      const rows = await this.sql<MessageRow[]>`SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ${user} ORDER BY id`;
+      // LIMIT NULL is no limit.
+      const max = Number.isFinite(limit) ? limit : null;
+      const rows = await this.sql<MessageRow[]>`SELECT id, sender, recipient, sent_at, body FROM messages
+        WHERE recipient = ${user} AND id > ${afterId} ORDER BY id LIMIT ${max}`;
       return rows.map((r) => ({ id: Number(r.id), from: r.sender, to: r.recipient, at: Number(r.sent_at), body: r.body }));
+    });
+  }
+
+  usageFor(user: string): Promise<{ count: number; bytes: number }> {
+    return this.run('count stored messages', async () => {
+      const [row] = await this.sql<{ n: string; bytes: string | null }[]>`
+        SELECT count(*) AS n, sum(octet_length(body)) AS bytes FROM messages WHERE recipient = ${user}`;
+      return { count: Number(row?.n ?? 0), bytes: Number(row?.bytes ?? 0) };
+    });
+  }
+
+  forgetUser(user: string): Promise<void> {
+    return this.run('forget an earlier holder of a name', async () => {
+      await this.sql.begin(async (tx) => {
+        await tx`DELETE FROM messages WHERE recipient = ${user}`;
+        await tx`DELETE FROM blocks WHERE blocker = ${user}`;
+      });
     });
   }
 
@@ -234,6 +254,13 @@ export class PostgresStore implements AsyncStore {
     return this.run('read accounts', async () => {
       const rows = await this.sql<Account[]>`SELECT name, secret FROM accounts`;
       return rows.map((r) => ({ name: r.name, secret: r.secret }));
+    });
+  }
+
+  account(name: string): Promise<string | undefined> {
+    return this.run('read an account', async () => {
+      const [row] = await this.sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE name = ${name}`;
+      return row?.secret;
     });
   }
 

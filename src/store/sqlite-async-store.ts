@@ -26,8 +26,16 @@ export class SqliteAsyncStore implements AsyncStore {
     return fresh.length;
   }
 
-  async messagesFor(user: string): Promise<StoredMessage[]> {
-    return this.store.messagesFor(user);
+  async messagesFor(user: string, afterId?: number, limit?: number): Promise<StoredMessage[]> {
+    return this.store.messagesFor(user, afterId, limit);
+  }
+
+  async usageFor(user: string): Promise<{ count: number; bytes: number }> {
+    return this.store.usageFor(user);
+  }
+
+  async forgetUser(user: string): Promise<void> {
+    this.store.forgetUser(user);
   }
 
   async countFor(user: string): Promise<number> {
@@ -56,6 +64,10 @@ export class SqliteAsyncStore implements AsyncStore {
 
   async accounts(): Promise<Account[]> {
     return [...this.accountSecrets].map(([name, secret]) => ({ name, secret }));
+  }
+
+  async account(name: string): Promise<string | undefined> {
+    return this.accountSecrets.get(name);
   }
 
   async seedAccounts(accounts: readonly Account[]): Promise<number> {

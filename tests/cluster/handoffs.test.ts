@@ -38,6 +38,17 @@ function setUp(options: ConstructorParameters<typeof Handoffs>[1] = {}) {
 }
 
 describe('Handoffs', () => {
+  test('storeAll (a node stopping): everything held is stored at once, each told `stored` after the commit', async () => {
+    const { handoffs, told, hand, inner } = setUp();
+    const a = hand('n2#1', 0);
+    const b = hand('n3#1', 0);
+    await handoffs.storeAll(1);
+    expect(told.get(a)).toEqual(['stored']);
+    expect(told.get(b)).toEqual(['stored']);
+    expect(await inner.countFor('yoda')).toBe(2);
+    expect(handoffs.size).toBe(0);
+  });
+
   test('CLU-3: a message the owner confirms is delivered, never stored', async () => {
     const { handoffs, told, hand, inner } = setUp();
     const a = hand('n2#e1', 0);

@@ -12,6 +12,8 @@ const samples: NodeMessage[] = [
   { type: 'logout', user: 'yoda', owner: 'n2#e1', at: 6 },
   { type: 'broadcasts', items: [{ from: 'hans', at: 7, body: 'all of you' }] },
   { type: 'blocks', blocker: 'yoda' },
+  { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: true },
+  { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: false },
 ];
 
 describe('node messages', () => {

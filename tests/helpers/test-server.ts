@@ -5,7 +5,7 @@ import { afterEach } from 'bun:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../../src/server/server.ts';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/server/server.ts';
 import type { Logger, ServerConfig } from '../../src/server/state.ts';
 import { as, type RawClient } from './raw-client.ts';
 
@@ -48,6 +48,10 @@ export interface TestServerOptions {
   /** Where the server's log lines go (default: nowhere). */
   log?: Logger;
   tls?: { cert: string; key: string };
+  /** A PostgreSQL URL: the store shared by the nodes of a cluster, instead of SQLite. */
+  store?: string;
+  /** Join a cluster through Redis (with `store`). */
+  cluster?: ServeOptions['cluster'];
 }
 
 export interface TestServer {
@@ -85,6 +89,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.privateRequestMs !== undefined && { privateRequestMs: options.privateRequestMs }),
     ...(options.outboxLimit !== undefined && { outboxLimit: options.outboxLimit }),
     ...(options.web !== undefined && options.web !== false && { web: { port: options.web === true ? 0 : options.web } }),
+    ...(options.store !== undefined && { store: options.store }),
+    ...(options.cluster !== undefined && { cluster: options.cluster }),
     ...options.config,
   });
   if (options.clock) options.clock.server = server;

@@ -36,7 +36,7 @@ test('messages delivered again because their acks were lost are shown once, acro
   }
   // The server delivered them every time (they were never acknowledged)...
   expect(proxy.linesStartingWith('ack').length).toBeGreaterThanOrEqual(3);
-  expect(server.server.state.store.countFor('leia')).toBe(4);
+  expect(await server.server.state.store.countFor('leia')).toBe(4);
   // ...and each was shown once.
   expect(shown).toEqual(['one', 'two', 'three', 'four']);
 });

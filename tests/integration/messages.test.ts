@@ -61,7 +61,7 @@ describe('MSG-2 message errors', () => {
     const reply = await hans.request('message yoda please');
     expect(reply).toMatchObject({ type: 'error', code: 'blocked' });
     expect(String(reply.text)).toContain('cannot be delivered');
-    expect(server.server.state.store.countFor('yoda')).toBe(0);
+    expect(await server.server.state.store.countFor('yoda')).toBe(0);
   });
 });
 
@@ -72,7 +72,7 @@ describe('OFF-1 messages to offline users are stored durably first', () => {
     const reply = await hans.request('message leia meet at the base');
     expect(reply).toMatchObject({ type: 'ok', code: 'stored', to: 'leia' });
     expect(String(reply.text)).toContain('offline');
-    expect(server.server.state.store.messagesFor('leia').map((m) => m.body)).toEqual(['meet at the base']);
+    expect((await server.server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual(['meet at the base']);
   });
 
   test('a message to a user who vanishes before acknowledging is stored and comes at the next login', async () => {
@@ -95,12 +95,12 @@ describe('OFF-1 messages to offline users are stored durably first', () => {
     yoda.autoAck = false;
     const reply = await hans.request('message yoda hello?');
     expect(reply.code).toBe('stored');
-    expect(server.server.state.store.countFor('yoda')).toBe(1);
+    expect(await server.server.state.store.countFor('yoda')).toBe(1);
     // A late ack still clears it.
     yoda.send(`ack ${reply.id}`);
     await yoda.request('whoelse');
     await hans.request('whoelse');
-    expect(server.server.state.store.countFor('yoda')).toBe(0);
+    expect(await server.server.state.store.countFor('yoda')).toBe(0);
   });
 });
 
@@ -124,15 +124,15 @@ describe('OFF-2 stored messages at login', () => {
       ['hans', 'three', true],
     ]);
     for (const m of got) expect(m.at as number).toBeGreaterThanOrEqual(before - 1000);
-    expect(server.server.state.store.countFor('leia')).toBe(3);
+    expect(await server.server.state.store.countFor('leia')).toBe(3);
     leia.send(`ack ${got[1]?.id}`);
     await leia.request('whoelse');
     await hans.request('whoelse');
-    expect(server.server.state.store.messagesFor('leia').map((m) => m.body)).toEqual(['three']);
+    expect((await server.server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual(['three']);
     leia.send(`ack ${got[2]?.id}`);
     await leia.request('logout');
     await hans.request('whoelse');
-    expect(server.server.state.store.countFor('leia')).toBe(0);
+    expect(await server.server.state.store.countFor('leia')).toBe(0);
   });
 
   test('a login that never acknowledges gets the same messages again next time', async () => {
@@ -162,7 +162,7 @@ describe('BCAST-1 broadcast', () => {
     for (const c of [yoda, leia]) expect(await c.event('broadcast')).toMatchObject({ from: 'hans', body: 'hello all 🙂' });
     await hans.request('whoelse');
     expect(hans.seen((l) => l.type === 'broadcast')).toEqual([]);
-    expect(server.server.state.store.countFor('luke')).toBe(0);
+    expect(await server.server.state.store.countFor('luke')).toBe(0);
   });
 
   test('users who blocked the sender are skipped and the sender is told, without names', async () => {

@@ -64,7 +64,7 @@ describe('SEC-4 a stored message goes only to the account it was sent to', () =>
       expect((await stranger.request('password not-the-owner')).code).toBe('welcome');
       await stranger.request('whoelse');
       expect(stranger.seen((l) => l.type === 'message')).toEqual([]);
-      expect(server.server.state.store.countFor('obiwan')).toBe(0);
+      expect(await server.server.state.store.countFor('obiwan')).toBe(0);
     } finally {
       await server.stop();
     }

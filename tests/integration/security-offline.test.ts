@@ -15,7 +15,7 @@ describe('SEC-6 offline quota per recipient', () => {
     const refused = await yoda.request('message leia number 6');
     expect(refused).toMatchObject({ type: 'error', code: 'mailbox-full' });
     expect(String(refused.text)).toContain('leia has too many messages waiting (5');
-    expect(server.state.store.countFor('leia')).toBe(5);
+    expect(await server.state.store.countFor('leia')).toBe(5);
     // Another recipient has a quota of its own.
     expect(await yoda.request('message luke hello')).toMatchObject({ code: 'stored' });
     const leia = await user('leia');

@@ -6,11 +6,12 @@ import { describe, expect, test } from 'bun:test';
 import { announce, flushPresence, PRESENCE_PACE_MS } from '../../src/server/presence.ts';
 import type { Session } from '../../src/server/session.ts';
 import { DEFAULT_CONFIG, ServerState } from '../../src/server/state.ts';
+import { SqliteAsyncStore } from '../../src/store/sqlite-async-store.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 
 function setup() {
   let requests = 0;
-  const state = new ServerState({ ...DEFAULT_CONFIG, blockDurationMs: 60_000, timeoutMs: 300_000 }, new SqliteStore(':memory:'), new Map(), Date.now, () => {}, () => requests++);
+  const state = new ServerState({ ...DEFAULT_CONFIG, blockDurationMs: 60_000, timeoutMs: 300_000 }, new SqliteAsyncStore(new SqliteStore(':memory:')), new Map(), Date.now, () => {}, () => requests++);
   /** What each user heard: `name+` / `name-` per name, and the raw lines. */
   const heard = new Map<string, string[]>();
   const lines = new Map<string, string[]>();

@@ -119,6 +119,30 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.storeOnce([])).toBe(0);
     });
 
+    test('messages come in pages after an id, and usage counts messages and UTF-8 bytes (SEC-6)', async () => {
+      const { store } = await fresh();
+      await store.commit([msg(1), msg(2), msg(3), msg(4), msg(5), msg(6, 'leia')], []);
+      expect((await store.messagesFor('yoda', 0, 2)).map((m) => m.id)).toEqual([1, 2]);
+      expect((await store.messagesFor('yoda', 2, 2)).map((m) => m.id)).toEqual([3, 4]);
+      expect((await store.messagesFor('yoda', 4)).map((m) => m.id)).toEqual([5]);
+      expect(await store.messagesFor('yoda', 5, 10)).toEqual([]);
+      // `body 1 🙂`: 7 ASCII bytes and a 4-byte emoji, and so on.
+      const bytes = [1, 2, 3, 4, 5].reduce((n, id) => n + Buffer.byteLength(msg(id).body), 0);
+      expect(await store.usageFor('yoda')).toEqual({ count: 5, bytes });
+      expect(await store.usageFor('nobody')).toEqual({ count: 0, bytes: 0 });
+    });
+
+    test('forgetUser removes what waits for a name and its block list, nothing else (SEC-4)', async () => {
+      const { store } = await fresh();
+      await store.commit([msg(1), msg(2, 'leia')], []);
+      await store.addBlock('yoda', 'vader');
+      await store.addBlock('leia', 'yoda');
+      await store.forgetUser('yoda');
+      expect(await store.countFor('yoda')).toBe(0);
+      expect(await store.countFor('leia')).toBe(1);
+      expect(await store.blocks()).toEqual([['leia', 'yoda']]);
+    });
+
     test('accounts: seeding adds only new names and keeps existing secrets; a taken name cannot register', async () => {
       const { store } = await fresh();
       expect(await store.seedAccounts([{ name: 'hans', secret: 'falcon*solo' }, { name: 'yoda', secret: 'wise@!man' }])).toBe(2);
@@ -133,6 +157,8 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
         { name: 'yoda', secret: 'wise@!man' },
       ]);
       expect(await store.seedAccounts([])).toBe(0);
+      expect(await store.account('hans')).toBe('falcon*solo');
+      expect(await store.account('Hans')).toBeUndefined();
     });
   });
 }

@@ -274,8 +274,8 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     // Everything was acknowledged: nothing is left stored, and the page is still connected.
     const store = server.server.state.store;
     // (The last ack leaves at most 50 ms after the last message; the store has no hook to wait on.)
-    for (let i = 0; i < 100 && store.countFor('hans') > 0; i++) await Bun.sleep(20);
-    expect(store.countFor('hans')).toBe(0);
+    for (let i = 0; i < 100 && (await store.countFor('hans')) > 0; i++) await Bun.sleep(20);
+    expect(await store.countFor('hans')).toBe(0);
     expect(await page.isVisible('#connection')).toBe(false);
     expect(server.server.state.sessions.has('hans')).toBe(true);
   });

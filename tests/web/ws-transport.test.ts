@@ -250,7 +250,7 @@ describe('WEB-1 a slow reader over the WebSocket', () => {
         const reply = hans.seen((l) => l.re === tag)[0] ?? (await hans.waitFor((l) => l.re === tag));
         expect(reply.code).toBe('stored');
       }
-      expect(state.store.countFor('luke')).toBe(sent);
+      expect(await state.store.countFor('luke')).toBe(sent);
     } finally {
       reader.destroy();
     }

@@ -31,6 +31,8 @@ export interface TcpOptions {
   host: string;
   port: number;
   tls?: { cert: string; key: string };
+  /** Several processes (the nodes of a cluster on one host) share the port (Linux SO_REUSEPORT). */
+  reusePort?: boolean;
 }
 
 /** Listens for TCP clients; throws what Bun.listen throws (the caller words it). */
@@ -38,6 +40,8 @@ export function listenTcp(options: TcpOptions, events: ConnEvents): TCPSocketLis
   return Bun.listen<Conn>({
     hostname: options.host,
     port: options.port,
+    // Not in Bun's type definitions, but honoured on Linux (BUN-NOTES.md).
+    ...(options.reusePort === true && { reusePort: true }),
     tls: options.tls,
     socket: {
       open(socket) {

@@ -1,0 +1,217 @@
+// Delivery across the nodes of a cluster (CLU-1): who is online comes from the presence mirror, a
+// login claims `session:<user>` in Redis (AUTH-5 on every node), a direct message to a user on
+// another node is handed to that node's inbox and held here until it says `delivered` (or stored by
+// its origin key when it does not), broadcasts and presence go through the events stream and every
+// node fans them out to its own sessions with the block filter. The node that writes to a
+// connection stamps the id, so the ids a client sees only grow.
+
+import { encodeMessage } from '../protocol/server-lines.ts';
+import type { BroadcastResult, Claimed, Delivery } from '../server/delivery.ts';
+import { holdOrSend, sendBacklog, sendOnline, store } from '../server/messaging.ts';
+import { announce } from '../server/presence.ts';
+import type { Outcome } from '../server/session.ts';
+import type { ServerState } from '../server/state.ts';
+import type { StoredMessage } from '../store/store.ts';
+import type { ClusterNode } from './cluster-node.ts';
+import { Handoffs, type HandoffOutcome } from './handoffs.ts';
+import type { Deliver, EventEntry, InboxEntry } from './node-messages.ts';
+import type { PresenceChange } from './presence-mirror.ts';
+
+/** `<node>#<epoch>` -> `<node>`. */
+function nodeOf(owner: string): string {
+  return owner.slice(0, owner.lastIndexOf('#'));
+}
+
+export class ClusterDelivery implements Delivery {
+  readonly handoffs: Handoffs;
+  private seq = 0;
+  /** Broadcasts sent here this turn, published as one events entry at its end. */
+  private broadcasts: { from: string; at: number; body: string }[] = [];
+  private ticker: Timer | undefined;
+
+  constructor(
+    private readonly state: ServerState,
+    private readonly node: ClusterNode,
+  ) {
+    this.handoffs = new Handoffs(state.store, {
+      ackMs: state.config.ackTimeoutMs,
+      onLog: state.log,
+      afterStore: (to) => this.afterStore(to),
+    });
+  }
+
+  /** Starts the timer that stores handed-off messages nobody confirmed in time. */
+  start(): void {
+    this.ticker = setInterval(() => void this.handoffs.tick(Date.now()), 200);
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+  }
+
+  private get me(): string {
+    return this.node.lease.owner;
+  }
+
+  isOnline(user: string): boolean {
+    return this.state.sessions.has(user) || this.node.presence.online.has(user);
+  }
+
+  online(): Iterable<string> {
+    const users = new Set(this.node.presence.online.keys());
+    for (const name of this.state.sessions.keys()) users.add(name);
+    return users;
+  }
+
+  lastSeen(): Iterable<[string, number]> {
+    return [...this.node.presence.lastSeen].filter(([user]) => !this.state.sessions.has(user));
+  }
+
+  /**
+   * After Redis restarted empty (or a cluster's first start), claims wait one lease while live nodes
+   * re-assert their sessions (`settling`): the login waits with them, up to two leases.
+   */
+  async claim(user: string): Promise<Claimed> {
+    const deadline = Date.now() + 2 * this.node.lease.leaseMs;
+    for (;;) {
+      const claim = await this.node.sessions.claim(user);
+      if (claim.ok) return claim.already ? 'taken' : 'ok';
+      if (claim.reason !== 'settling') return 'taken';
+      if (Date.now() > deadline) return 'busy';
+      await Bun.sleep(this.node.lease.refreshMs);
+    }
+  }
+
+  unclaim(user: string): void {
+    this.node.sessions.release(user).catch((err: unknown) => this.state.log(`releasing ${user}'s session: ${String(err)}`));
+  }
+
+  direct(msg: StoredMessage, outcome: Outcome): void {
+    const owner = this.node.presence.online.get(msg.to);
+    const local = this.state.sessions.get(msg.to);
+    if (local) return sendOnline(this.state, local, msg, outcome);
+    if (owner === undefined || owner === this.me) {
+      return store(this.state, msg, (code, id, text) => {
+        outcome(code, id, text);
+        if (code === 'stored') this.afterStore(msg.to);
+      }, `${msg.to} is offline and will get it at their next login`);
+    }
+    // Unique for ever: this node's epoch and a counter.
+    const origin = `${this.me}:${++this.seq}`;
+    const entry: Deliver = { type: 'deliver', origin, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: nodeOf(this.me) };
+    this.node.watch(owner);
+    this.handoffs.hand({ ...msg, origin }, owner, Date.now(), (fate: HandoffOutcome) => {
+      this.node.unwatch(owner);
+      if (fate === 'delivered') outcome('delivered', msg.id);
+      else if (fate === 'stored') outcome('stored', msg.id, `${msg.to} went offline; they will get it at their next login`);
+      else if (fate === 'blocked') outcome('blocked', msg.id, `Your message cannot be delivered: ${msg.to} has blocked you`);
+      else outcome('failed', msg.id);
+    });
+    // Redis unreachable: the message stays held and is stored after ackMs (CLU-4).
+    this.node.send(nodeOf(owner), entry).catch(() => {});
+  }
+
+  broadcast(from: string, _id: number, at: number, body: string): BroadcastResult {
+    let reached = 0;
+    let skipped = 0;
+    for (const user of this.online()) {
+      if (user === from) continue;
+      if (this.state.isBlocking(user, from)) skipped++;
+      else reached++;
+    }
+    if (this.broadcasts.push({ from, at, body }) === 1) {
+      queueMicrotask(() => {
+        const items = this.broadcasts;
+        this.broadcasts = [];
+        this.node.publish({ type: 'broadcasts', items }).catch((err: unknown) => this.state.log(`a broadcast was lost: ${String(err)}`));
+      });
+    }
+    return { reached, skipped };
+  }
+
+  /** Logins and logouts are written to the events stream by the session scripts; a logout releases the claim. */
+  presence(user: string, online: boolean): void {
+    if (!online) this.unclaim(user);
+  }
+
+  /** Private-chat notices reach users on this node only (P2P across nodes is not wired yet). */
+  tell(user: string, line: string): void {
+    this.state.sessions.get(user)?.conn.send(line);
+  }
+
+  /** A block list changed here: every node applies the change (in stream order, before later presence). */
+  blocksChanged(blocker: string, blocked: string, on: boolean): void {
+    this.node.publish({ type: 'blocks', blocker, blocked, on }).catch((err: unknown) => this.state.log(`telling the nodes of ${blocker}'s blocks: ${String(err)}`));
+  }
+
+  /** After a message to `to` was stored: if `to` came online meanwhile on another node, it sends the stored backlog. */
+  private afterStore(to: string): void {
+    const owner = this.node.presence.online.get(to);
+    if (owner === undefined || owner === this.me) return;
+    this.node.send(nodeOf(owner), { type: 'backlog', user: to }).catch(() => {});
+  }
+
+  onInbox(entry: InboxEntry): void {
+    switch (entry.type) {
+      case 'deliver':
+        return this.deliverHere(entry);
+      case 'delivered':
+        return this.handoffs.delivered(entry.origins);
+      case 'refused':
+        void this.handoffs.refused(entry.origin, entry.reason, Date.now());
+        return;
+      case 'backlog': {
+        const session = this.state.sessions.get(entry.user);
+        // A session whose backlog is being paged reads the new ones with its next page.
+        if (session && session.backlogTo === undefined && session.held === undefined) void sendBacklog(this.state, session);
+        return;
+      }
+    }
+  }
+
+  /** A message handed here for one of this node's users: the block check runs here, the id is stamped here. */
+  private deliverHere(entry: Deliver): void {
+    const session = this.state.sessions.get(entry.to);
+    const reply = (message: InboxEntry) => this.node.send(entry.replyTo, message).catch(() => {});
+    // CLU-5: a node that may have lost its lease (paused, cut off) writes to nobody: the user may be
+    // logged in on another node by now. The sender's node stores the message instead.
+    if (!session || !this.node.lease.mayServe()) return void reply({ type: 'refused', origin: entry.origin, reason: 'offline' });
+    if (this.state.isBlocking(entry.to, entry.from)) return void reply({ type: 'refused', origin: entry.origin, reason: 'blocked' });
+    const msg: StoredMessage = { id: this.state.ids.take(), from: entry.from, to: entry.to, at: entry.at, body: entry.body };
+    // Not acknowledged here in time, or the session ended: handed back, and the sender's node stores it by its origin key.
+    sendOnline(this.state, session, msg, (code) => {
+      if (code === 'delivered') void reply({ type: 'delivered', origins: [entry.origin] });
+    }, Date.now(), () => void reply({ type: 'refused', origin: entry.origin, reason: 'offline' }));
+  }
+
+  onEvent(entry: EventEntry, change: PresenceChange): void {
+    if (entry.type === 'login' || entry.type === 'logout') {
+      if (change) announce(this.state, entry.user, change === 'login');
+      return;
+    }
+    if (entry.type === 'broadcasts') {
+      for (const item of entry.items) {
+        for (const session of this.state.sessions.values()) {
+          if (session.name === item.from || this.state.isBlocking(session.name, item.from)) continue;
+          holdOrSend(session, encodeMessage('broadcast', this.state.ids.take(), item.from, item.at, item.body));
+        }
+      }
+      return;
+    }
+    if (entry.type !== 'blocks') return;
+    if (entry.blocked === undefined || entry.on === undefined) return void this.reloadBlocks(entry.blocker);
+    if (entry.on) this.state.blockSet(entry.blocker).add(entry.blocked);
+    else this.state.blocks.get(entry.blocker)?.delete(entry.blocked);
+  }
+
+  private async reloadBlocks(blocker: string): Promise<void> {
+    try {
+      const all = await this.state.store.blocks();
+      const set = new Set(all.filter(([b]) => b === blocker).map(([, blocked]) => blocked));
+      if (set.size === 0) this.state.blocks.delete(blocker);
+      else this.state.blocks.set(blocker, set);
+    } catch (err) {
+      this.state.log(`reloading ${blocker}'s blocks: ${String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// Delivery on a single node: every user is in this process's ServerState.sessions, so a message is
+// written to its recipient's connection or stored, and presence and broadcasts go to the sessions here.
+
+import { encodeMessage } from '../protocol/server-lines.ts';
+import type { StoredMessage } from '../store/store.ts';
+import type { BroadcastResult, Claimed, Delivery } from './delivery.ts';
+import { holdOrSend, sendOnline, store } from './messaging.ts';
+import { announce } from './presence.ts';
+import type { Outcome } from './session.ts';
+import type { ServerState } from './state.ts';
+
+export class LocalDelivery implements Delivery {
+  constructor(private readonly state: ServerState) {}
+
+  async claim(user: string): Promise<Claimed> {
+    return this.state.sessions.has(user) ? 'taken' : 'ok';
+  }
+
+  unclaim(): void {}
+
+  isOnline(user: string): boolean {
+    return this.state.sessions.has(user);
+  }
+
+  online(): Iterable<string> {
+    return this.state.sessions.keys();
+  }
+
+  lastSeen(): Iterable<[string, number]> {
+    return this.state.lastSeen;
+  }
+
+  direct(msg: StoredMessage, outcome: Outcome): void {
+    const target = this.state.sessions.get(msg.to);
+    if (target) sendOnline(this.state, target, msg, outcome);
+    else store(this.state, msg, outcome, `${msg.to} is offline and will get it at their next login`);
+  }
+
+  broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
+    const { state } = this;
+    const line = encodeMessage('broadcast', id, from, at, body);
+    let reached = 0;
+    let skipped = 0;
+    for (const session of state.sessions.values()) {
+      if (session.name === from) continue;
+      if (state.isBlocking(session.name, from)) {
+        skipped++;
+        continue;
+      }
+      holdOrSend(session, line);
+      reached++;
+    }
+    return { reached, skipped };
+  }
+
+  presence(user: string, online: boolean): void {
+    announce(this.state, user, online);
+  }
+
+  tell(user: string, line: string): void {
+    this.state.sessions.get(user)?.conn.send(line);
+  }
+}

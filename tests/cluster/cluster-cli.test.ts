@@ -1,0 +1,94 @@
+// `chat serve … --cluster … --store …` as a user runs it (CLU-1): real processes, real engines. Two
+// nodes share one port (reusePort); each prints one line per engine at start; an unreachable store
+// is one clear line and a non-zero exit.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { CHAT, runCli, STATE_DIR } from '../helpers/cli.ts';
+import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { as } from '../helpers/raw-client.ts';
+import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
+
+const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
+
+let pg: PostgresEngine | undefined;
+let redis: RedisEngine | undefined;
+beforeAll(async () => {
+  if (skip) return;
+  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
+}, ENGINE_START_MS);
+afterAll(async () => {
+  await Promise.all([pg?.stop(), redis?.stop()]);
+});
+
+/** Starts a node and resolves once it prints that it listens, with everything it logged until then. */
+async function node(port: number, store: string, name: string, credentials: string): Promise<{ proc: Subprocess<'ignore', 'pipe', 'pipe'>; log: () => string }> {
+  const proc = Bun.spawn([...CHAT, 'serve', String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR },
+  });
+  let err = '';
+  let out = '';
+  const decoder = new TextDecoder();
+  // Both streams are read for the node's whole life (a closed pipe would kill it at its next line).
+  // The log line `listening on` is the last of the start: once stderr has it, every engine line is there.
+  let started!: () => void;
+  const logged = new Promise<void>((resolve) => (started = resolve));
+  void (async () => {
+    for await (const chunk of proc.stderr) {
+      err += decoder.decode(chunk, { stream: true });
+      if (err.includes('listening on')) started();
+    }
+    started();
+  })();
+  void (async () => {
+    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
+  })();
+  await logged;
+  if (!err.includes('listening on')) throw new Error(`node ${name} did not start: ${err}`);
+  return { proc, log: () => err };
+}
+
+describe.skipIf(skip)('chat serve --cluster --store', () => {
+  test('CLU-1 two nodes share one port; each says what it reached; users log in through it', async () => {
+    const store = await (pg as PostgresEngine).createDatabase();
+    const dir = tempDir();
+    const credentials = join(dir, 'credentials.txt');
+    writeFileSync(credentials, SAMPLE_CREDENTIALS);
+    const port = freePort();
+    const one = await node(port, store, 'n1', credentials);
+    const two = await node(port, store, 'n2', credentials);
+    try {
+      for (const n of [one, two]) {
+        expect(n.log()).toContain('store postgres://');
+        expect(n.log()).toContain(': reachable');
+        expect(n.log()).toMatch(/cluster: Redis redis:\/\/127\.0\.0\.1:\d+\/? reachable; serving as node n\d/);
+      }
+      const hans = await as(port, 'hans');
+      const leia = await as(port, 'leia');
+      const reply = await hans.request('message leia through one port').catch((e: unknown) => {
+        throw new Error(`${String(e)}\nn1: ${one.log()}\nn2: ${two.log()}`);
+      });
+      expect(reply.code).toBe('delivered');
+      hans.kill();
+      leia.kill();
+    } finally {
+      for (const n of [one, two]) {
+        n.proc.kill('SIGTERM');
+        await n.proc.exited;
+      }
+    }
+  }, 30_000);
+
+  test('an unreachable store: one clear line, non-zero exit, no stack trace', async () => {
+    const dir = tempDir();
+    const { code, stderr } = await runCli(['serve', '0', '60', '300', '--credentials', join(dir, 'c.txt'), '--cluster', (redis as RedisEngine).url, '--store', `postgres://postgres@127.0.0.1:${freePort()}/chat`], { timeoutMs: 20_000 });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('cannot use the store postgres://');
+    expect(stderr).not.toContain('    at ');
+  }, 30_000);
+});

@@ -1,0 +1,187 @@
+// CLU-3 under load: a node is killed with SIGKILL while several senders on another node message users
+// on it, ten rounds. Its users are shown as logged out, log in again at once (on the other node),
+// and every message whose sender was told `delivered` or `stored` is shown to its recipient exactly
+// once, then or at the next login. Real processes, real Redis and PostgreSQL.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { CHAT, STATE_DIR } from '../helpers/cli.ts';
+import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { as, type Line, type RawClient } from '../helpers/raw-client.ts';
+import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
+
+const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
+const ROUNDS = 10;
+const PER_SENDER = 40;
+const SENDERS = ['hans', 'yoda', 'vader'];
+const RECIPIENTS = ['leia', 'luke'];
+
+let pg: PostgresEngine | undefined;
+let redis: RedisEngine | undefined;
+const procs: Subprocess[] = [];
+beforeAll(async () => {
+  if (skip) return;
+  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
+}, ENGINE_START_MS);
+afterAll(async () => {
+  for (const p of procs) {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+  await Promise.all([pg?.stop(), redis?.stop()]);
+});
+
+/** Starts `chat serve` as node `name` and resolves once it listens; both streams drained for its life. */
+async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess<'ignore', 'pipe', 'pipe'>> {
+  const proc = Bun.spawn(
+    [...CHAT, 'serve', String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name],
+    { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR } },
+  );
+  procs.push(proc);
+  let started!: () => void;
+  const listening = new Promise<void>((resolve) => (started = resolve));
+  let err = '';
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of proc.stderr) {
+      err += decoder.decode(chunk, { stream: true });
+      if (err.includes('listening on')) started();
+    }
+    started();
+  })();
+  void (async () => {
+    for await (const _ of proc.stdout);
+  })();
+  await listening;
+  if (!err.includes('listening on')) throw new Error(`node ${name} did not start: ${err}`);
+  return proc;
+}
+
+/** Logs in, retrying while the name is still held by a node that just died (its lease has to lapse). */
+async function logIn(port: number, name: string): Promise<RawClient> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await as(port, name);
+    } catch (err) {
+      if (Date.now() > deadline || !String(err).includes('already-online')) throw err;
+    }
+  }
+}
+
+/** Waits until `client` has a reply for every tag in `tags`. */
+async function replies(client: RawClient, tags: Set<string>): Promise<Map<string, Line>> {
+  const got = new Map<string, Line>();
+  const collect = () => {
+    for (const l of client.lines) if (typeof l.re === 'string' && tags.has(l.re)) got.set(l.re, l);
+    return got.size >= tags.size;
+  };
+  while (!collect()) await client.waitFor(() => collect(), 'every reply', 30_000);
+  return got;
+}
+
+describe.skipIf(skip)('CLU-3 a node killed under load', () => {
+  // KNOWN TO FAIL (test.failing: it passes while the rule is broken, and must be turned back into
+  // `test` by whoever fixes it). Nothing acknowledged is lost from the wire — every message told
+  // `delivered` or `stored` reaches its recipient's connection — but messages stored by the sender's
+  // node keep that node's ids, which may be below ids the recipient was already shown on the node
+  // that died, and the client drops any id at or below the highest it has shown. The fix needs a
+  // message key the client dedupes on that does not change when another node re-sends the message
+  // (see docs/CLUSTER.md, "Not done yet").
+  test.failing(`SIGKILL of a node, ${ROUNDS} rounds: nothing told delivered or stored is lost or shown twice`, async () => {
+    const store = await (pg as PostgresEngine).createDatabase();
+    const dir = tempDir();
+    const credentials = join(dir, 'credentials.txt');
+    writeFileSync(credentials, SAMPLE_CREDENTIALS);
+    const [p1, p2] = [freePort(), freePort()];
+    await startNode(p1, store, 'n1', credentials);
+    const senders = await Promise.all(SENDERS.map((s) => as(p1, s)));
+    /** body -> fate told to its sender. */
+    const fates = new Map<string, string>();
+    /** recipient -> bodies shown to them, over all their connections. */
+    const shown = new Map<string, string[]>(RECIPIENTS.map((r) => [r, []]));
+    const connections: [string, RawClient][] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const victim = await startNode(p2, store, `n2-${round}`, credentials);
+      const watcher = senders[0] as RawClient;
+      const from = watcher.lines.length;
+      const recipients = await Promise.all(RECIPIENTS.map((r) => logIn(p2, r)));
+      // The senders' node has heard of the logins: messages go to the recipients' node, not to the store.
+      const knows = () => RECIPIENTS.every((r) => watcher.lines.slice(from).some((l) => l.type === 'presence' && l.online === true && (l.users as string[]).includes(r)));
+      if (!knows()) await watcher.waitFor(() => knows(), 'the recipients online');
+      RECIPIENTS.forEach((r, i) => connections.push([r, recipients[i] as RawClient]));
+      const tags = senders.map(() => new Set<string>());
+      senders.forEach((sender, s) => {
+        for (let i = 0; i < PER_SENDER; i++) {
+          const tag = `r${round}s${s}m${i}`;
+          tags[s]?.add(tag);
+          sender.send(`#${tag} message ${RECIPIENTS[i % RECIPIENTS.length]} ${tag}`);
+        }
+      });
+      // Killed once some messages went through and others are surely in flight.
+      const first = recipients[0] as RawClient;
+      const some = () => first.lines.filter((l) => l.type === 'message').length >= 15;
+      if (!some()) await first.waitFor(() => some(), 'some messages');
+      victim.kill('SIGKILL');
+      await victim.exited;
+      const answers = await Promise.all(senders.map((sender, s) => replies(sender, tags[s] as Set<string>)));
+      for (const answer of answers) for (const [tag, l] of answer) fates.set(tag, l.type === 'error' ? `error ${String(l.code)}` : String(l.code));
+    }
+    const acked = (r: string) => [...fates].filter(([tag, fate]) => (fate === 'delivered' || fate === 'stored') && RECIPIENTS[Number(tag.split('m')[1]) % RECIPIENTS.length] === r).map(([tag]) => tag);
+    // As the real client does (src/client/seen-ids.ts): a message is shown unless its id is at or
+    // below the highest shown so far; in the order the connections were made.
+    const show = () => {
+      for (const r of RECIPIENTS) {
+        const bodies: string[] = [];
+        let highest = 0;
+        for (const [who, c] of connections) {
+          if (who !== r) continue;
+          for (const l of c.lines) {
+            if (l.type !== 'message' || (l.id as number) <= highest) continue;
+            highest = l.id as number;
+            bodies.push(String(l.body));
+          }
+        }
+        shown.set(r, bodies);
+      }
+    };
+    // Everyone logs in once more (on the node that lived) and is given what was stored for them, in pages.
+    for (const r of RECIPIENTS) {
+      const last = await logIn(p1, r);
+      connections.push([r, last]);
+      const complete = () => {
+        show();
+        const seen = new Set(shown.get(r));
+        return acked(r).every((tag) => seen.has(tag));
+      };
+      if (!complete()) await last.waitFor(() => complete(), `every stored message for ${r}`, 15_000).catch(() => {});
+    }
+    show();
+    // What crossed the wire at all, before the client's id rule.
+    const wire = new Set<string>();
+    for (const [, c] of connections) for (const l of c.lines) if (l.type === 'message') wire.add(String(l.body));
+    let neverSent = 0;
+    let acknowledged = 0;
+    let lost = 0;
+    let twice = 0;
+    const counts = new Map<string, number>();
+    for (const bodies of shown.values()) for (const b of bodies) counts.set(b, (counts.get(b) ?? 0) + 1);
+    for (const [body, fate] of fates) {
+      if (fate !== 'delivered' && fate !== 'stored') continue;
+      acknowledged++;
+      const n = counts.get(body) ?? 0;
+      if (n === 0) lost++;
+      if (!wire.has(body)) neverSent++;
+      if (n > 1) twice++;
+    }
+    const tally = [...fates.values()].reduce((m, f) => m.set(f, (m.get(f) ?? 0) + 1), new Map<string, number>());
+    console.log(`CLU-3 kill-node: ${ROUNDS} rounds, ${fates.size} sent, fates ${JSON.stringify(Object.fromEntries(tally))}, ${acknowledged} told delivered or stored: ${lost} not shown (${neverSent} of them never sent to the recipient, the rest hidden by the client's id rule), ${twice} shown twice`);
+    for (const s of senders) s.kill();
+    for (const [, c] of connections) c.kill();
+    expect(fates.size).toBe(ROUNDS * SENDERS.length * PER_SENDER);
+    expect(lost).toBe(0);
+    expect(twice).toBe(0);
+  }, 180_000);
+});
