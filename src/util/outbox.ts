@@ -133,9 +133,10 @@ export class Outbox {
       this.unsent = null;
     }
     while (this.lines.length > 0) {
-      // Small lines leave joined, in one write. A large queue goes a line at a time: its lines
-      // are often texts shared by thousands of outboxes (a presence batch, a broadcast), and a
-      // slow reader joining its backlog would make a copy of them all of its own.
+      // Small lines leave together, in one write: as bytes encoded once, or joined for a sink that
+      // wants text. A large queue goes a line at a time: its lines are often texts shared by
+      // thousands of outboxes (a presence batch, a broadcast), and a slow reader joining its
+      // backlog would make a copy of them all of its own.
       if (this.lines.length > 1 && this.queuedChars <= JOIN_LIMIT && !this.sink.wantsText && !scratchBusy) {
         if (!this.writeEncoded()) return;
         continue;
