@@ -322,9 +322,10 @@ export class ChatClient {
         this.ui.alert('direct');
       } else if (line.body.includes(this.me)) this.ui.alert('mention');
     }
-    // Acks are cumulative: one every ACK_DELAY_MS covers everything shown so far, and keeps a
-    // flood of incoming messages from spending our command budget.
-    if (!this.ackScheduled) {
+    // Broadcasts need no ack (docs/PROTOCOL.md): acking them made every broadcast to n users
+    // cost the server n more reads and requests. Acks are cumulative: one every ACK_DELAY_MS
+    // covers everything shown so far, and keeps a flood of messages from spending our budget.
+    if (line.type === 'message' && !this.ackScheduled) {
       this.ackScheduled = true;
       setTimeout(() => this.acknowledge(), ACK_DELAY_MS);
     }

@@ -29,12 +29,73 @@ export function commandList(): string {
 /** True for a line with nothing but spaces and tabs: such lines are ignored, not answered. */
 export function isBlank(line: string): boolean {
   // Spaces and tabs only: other whitespace (CR, VT, NBSP, U+3000, a BOM) is not nothing, and
-  // gets an answer like any other line.
+  // gets an answer like any other line. Most lines start with a word: no regular expression then.
+  const c = line.charCodeAt(0);
+  if (c !== 0x20 && c !== 0x09 && line.length > 0) return false;
   return /^[ \t]*$/.test(line);
 }
 
 /** Parses one line (without its LF). Throws ProtocolError; `err.tag` is set when the tag was read. */
 export function parseRequest(line: string): Request {
+  return parseHot(line) ?? parseAny(line);
+}
+
+/**
+ * The requests every message brings (`[#tag ]message <user> <text>` and `[#tag ]ack <id>`) in the
+ * plain form clients send, read in one pass over the line (profiled: parsing was a fifth of the
+ * server's time a message). Anything else, or anything unusual (a second space, a tab, a control
+ * character, a long text or name), returns undefined and goes the general way, which gives the
+ * same result or the error.
+ */
+export function parseHot(line: string): Request | undefined {
+  const n = line.length;
+  let i = 0;
+  let tag: string | undefined;
+  if (line.charCodeAt(0) === 0x23) {
+    // #tag: 1 to MAX_TAG_CHARS of [A-Za-z0-9_.-], then one space.
+    i = 1;
+    while (i < n && isTagChar(line.charCodeAt(i))) i++;
+    if (i === 1 || i > MAX_TAG_CHARS + 1 || line.charCodeAt(i) !== 0x20) return undefined;
+    tag = line.slice(1, i);
+    i++;
+  }
+  if (line.startsWith('ack ', i)) {
+    // ack <id>: 1 to 15 digits, and nothing after them.
+    const from = i + 4;
+    if (n - from < 1 || n - from > 15) return undefined;
+    for (let j = from; j < n; j++) {
+      const c = line.charCodeAt(j);
+      if (c < 0x30 || c > 0x39) return undefined;
+    }
+    return { tag, verb: 'ack', args: [line.slice(from)] };
+  }
+  if (!line.startsWith('message ', i)) return undefined;
+  // <user>: up to the next space; no other whitespace or control character in it.
+  const from = i + 8;
+  let end = from;
+  for (; end < n; end++) {
+    const c = line.charCodeAt(end);
+    if (c === 0x20) break;
+    if (c <= 0x20 || (c >= 0x7f && (c <= 0xa0 || isWhitespace(c)))) return undefined;
+  }
+  if (end === from || end === n || end - from > MAX_NAME_CHARS) return undefined;
+  // <text>: the rest after one space; it starts with a word character (so it is not blank) and
+  // holds no control character (tab is allowed).
+  const start = end + 1;
+  if (start >= n || n - start > MAX_TEXT_CHARS || isWhitespace(line.charCodeAt(start))) return undefined;
+  for (let j = start; j < n; j++) {
+    const c = line.charCodeAt(j);
+    if ((c < 0x20 && c !== 0x09) || (c >= 0x7f && c <= 0x9f)) return undefined;
+  }
+  return { tag, verb: 'message', args: [line.slice(from, end), line.slice(start)] };
+}
+
+function isTagChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2d;
+}
+
+/** Any request, by the general rules (exported for the tests that hold parseHot to it). */
+export function parseAny(line: string): Request {
   let rest = line.trimStart();
   // trimStart() also removes CR, VT and FF: control characters before the first word are refused too.
   if (rest.length !== line.length && CONTROL.test(line.slice(0, line.length - rest.length))) {

@@ -64,17 +64,36 @@ export function encodeLine(line: ServerLine): string {
   return `${JSON.stringify(line)}\n`;
 }
 
+/**
+ * What JSON.stringify must escape in a string: `"`, `\\`, C0 controls, and a lone surrogate (a
+ * high one not followed by a low one, a low one not after a high one). A pair (an emoji) is kept.
+ */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** False when JSON.stringify(text) is just `"${text}"`: nothing in it needs an escape. */
+export function needsEscape(text: string): boolean {
+  return NEEDS_ESCAPE.test(text);
+}
+
+// The hot-path encoders put a string that needs no escape (nearly every name and body: a valid
+// UTF-8 line without control characters) straight into one template: no JSON.stringify call, no
+// nested string to flatten later (profiled: three JSON.stringify a message were 10 % of the time).
+
 /** Hot path: a message or broadcast line without building an object first. */
 export function encodeMessage(type: 'message' | 'broadcast', id: number, from: string, at: number, body: string, offline = false): string {
   const tail = offline ? ',"offline":true}\n' : '}\n';
-  return `{"type":"${type}","id":${id},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
+  if (NEEDS_ESCAPE.test(from) || NEEDS_ESCAPE.test(body)) {
+    return `{"type":"${type}","id":${id},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
+  }
+  return `{"type":"${type}","id":${id},"from":"${from}","at":${at},"body":"${body}"${tail}`;
 }
 
 /** Hot path: the `delivered` reply, the same text okLine(re, 'delivered', { id, to }) makes. */
 export function deliveredLine(re: string | undefined, id: number, to: string): string {
   // A tag is letters, digits, _ . - (PROTO-2): nothing in it needs escaping.
-  const head = re === undefined ? '{"type":"ok","code":"delivered"' : `{"type":"ok","re":"${re}","code":"delivered"`;
-  return `${head},"id":${id},"to":${JSON.stringify(to)}}\n`;
+  const json = NEEDS_ESCAPE.test(to) ? JSON.stringify(to) : `"${to}"`;
+  if (re === undefined) return `{"type":"ok","code":"delivered","id":${id},"to":${json}}\n`;
+  return `{"type":"ok","re":"${re}","code":"delivered","id":${id},"to":${json}}\n`;
 }
 
 export function okLine(re: string | undefined, code: string, fields: Record<string, unknown> = {}): string {

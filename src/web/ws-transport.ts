@@ -18,6 +18,8 @@ const decoder = new TextDecoder();
 
 export class WsTransport implements Transport {
   readonly kind = 'web';
+  /** A frame a line: the outbox hands over text, which needs no decoding here. */
+  readonly wantsText = true;
   constructor(private readonly ws: ServerWebSocket<WsData>) {}
 
   /**

@@ -10,7 +10,7 @@ import { COMMANDS, isVerb, type ArgKind, type Verb } from '../../src/protocol/co
 import { ErrorCode, ProtocolError } from '../../src/protocol/errors.ts';
 import { INVALID_UTF8, LineSplitter, LineTooLongError, type Line } from '../../src/protocol/line-splitter.ts';
 import { MAX_LINE_BYTES, MAX_NAME_CHARS, MAX_PASSWORD_CHARS, MAX_TAG_CHARS, MAX_TEXT_CHARS } from '../../src/protocol/limits.ts';
-import { formatRequest, isBlank, parseRequest, tagOf, type Request } from '../../src/protocol/request.ts';
+import { formatRequest, isBlank, parseAny, parseHot, parseRequest, tagOf, type Request } from '../../src/protocol/request.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 7_2024);
 const RUNS = { seed: SEED, numRuns: 400 } as const;
@@ -334,5 +334,74 @@ describe('LineSplitter on random bytes cut at random points (PROTO-1, PROTO-3)',
       }),
       { ...RUNS, numRuns: 2000 },
     );
+  });
+});
+
+describe('parseHot, the one-pass reading of message and ack (issue 14)', () => {
+  /** Lines shaped like the hot requests, with tricky characters where they matter. */
+  const piece = fc.oneof(word(8), fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', maxLength: 6 }));
+  const hotish: fc.Arbitrary<string> = fc
+    .tuple(
+      fc.option(fc.oneof(tag, fc.constantFrom('', `${'t'.repeat(MAX_TAG_CHARS + 1)}`, 'a b', 'é')), { nil: undefined }),
+      // The plain forms most often, so that the fast path is taken and held to account.
+      fc.constantFrom(' ', ' ', ' ', '  ', '\t'),
+      fc.constantFrom('message', 'message', 'message', 'ack', 'ack', 'Message', 'messages', 'ack5'),
+      fc.constantFrom(' ', ' ', ' ', ' ', '  ', '\t', ''),
+      fc.oneof(word(MAX_NAME_CHARS + 2), digits(17), fc.array(fc.oneof(word(4), fc.constantFrom(...TRICKY)), { minLength: 1, maxLength: 4 }).map((ps) => ps.join(''))),
+      fc.constantFrom(' ', ' ', ' ', ' ', '  ', '\t', '', ' \t'),
+      fc.array(piece, { maxLength: 8 }).map((ps) => ps.join('')),
+    )
+    .map(([t, s1, verb, s2, arg, s3, rest]) => `${t === undefined ? '' : `#${t}${s1}`}${verb}${s2}${arg}${s3}${rest}`);
+
+  test('whatever it reads, the general parser reads the same; where it declines, parseRequest still answers as before', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 3, arbitrary: hotish }, { weight: 1, arbitrary: anyString }), (line) => {
+        const hot = parseHot(line);
+        let general: Request | ProtocolError;
+        try {
+          general = parseAny(line);
+        } catch (err) {
+          general = err as ProtocolError;
+        }
+        if (hot !== undefined) expect(hot).toEqual(general as Request);
+        // parseRequest is parseHot, else the general parser: so it is the general parser's answer.
+        expect(parseOrError(line)).toEqual(general);
+      }),
+      { ...RUNS, numRuns: 5000 },
+    );
+  });
+
+  test('reads the plain forms clients send (so the fast path is taken)', () => {
+    fc.assert(
+      fc.property(fc.option(tag, { nil: undefined }), ARG.user, text, digits(15), (t, user, body, id) => {
+        const head = t === undefined ? '' : `#${t} `;
+        if (user.length <= MAX_NAME_CHARS && body.length <= MAX_TEXT_CHARS && !/^\s/.test(body)) {
+          expect(parseHot(`${head}message ${user} ${body}`)).toEqual({ tag: t, verb: 'message', args: [user, body] });
+        }
+        expect(parseHot(`${head}ack ${id}`)).toEqual({ tag: t, verb: 'ack', args: [id] });
+      }),
+      { ...RUNS, numRuns: 2000 },
+    );
+  });
+
+  test('edge cases agree with the general parser', () => {
+    const edges = ['message yo\tda hi', 'message yo\u0085da hi', 'message yo\u00a0da hi', 'message yo\u2028da hi', 'message yoda hi\u0085', 'message yoda hi\u009b', 'message yoda hi\u007f', 'message yoda hi\tthere', 'message yoda \u0085hi', 'message yoda \ufeffhi', 'message yoda 🙂', 'message 🙂 hi', `#${'t'.repeat(MAX_TAG_CHARS)} ack 1`, `#${'t'.repeat(MAX_TAG_CHARS + 1)} ack 1`, '#t.a-g_9 message yoda x', '#t! ack 1', '# ack 1', 'ack 000000000000001', 'ack 0000000000000001', 'ack ٣', 'ack 1\r', `message ${'y'.repeat(MAX_NAME_CHARS)} hi`, `message yoda ${'x'.repeat(MAX_TEXT_CHARS)}`, `message yoda ${'🙂'.repeat(MAX_TEXT_CHARS / 2 + 1)}`];
+    for (const line of edges) {
+      let general: Request | ProtocolError;
+      try {
+        general = parseAny(line);
+      } catch (err) {
+        general = err as ProtocolError;
+      }
+      const hot = parseHot(line);
+      if (hot !== undefined) expect(hot).toEqual(general as Request);
+      expect(parseOrError(line)).toEqual(general);
+    }
+  });
+
+  test('declines what it does not read', () => {
+    for (const line of ['message yoda  two spaces', 'message\tyoda hi', 'message yoda', 'message yoda ', 'ack 1 ', 'ack 1234567890123456', '#t\tack 1', ' ack 1', 'whoelse', `message ${'y'.repeat(MAX_NAME_CHARS + 1)} hi`, `message yoda ${'x'.repeat(MAX_TEXT_CHARS + 1)}`, 'message yoda hi\u0007', 'message yo\u00a0da hi', 'message yoda \u3000hi']) {
+      expect(parseHot(line)).toBeUndefined();
+    }
   });
 });

@@ -329,6 +329,36 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(await page.textContent('#login-message')).toBe('You logged out.');
   });
 
+  test('the page acks direct messages, never broadcasts (they need no ack: docs/PROTOCOL.md, issue 14)', async () => {
+    await start();
+    const yoda = await tcp('yoda');
+    const page = await newPage();
+    // The page's timers run only when the test says, so an ack it would send late is sent at a known point.
+    await page.clock.install();
+    const sent: string[] = [];
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((m) => {
+        sent.push(String(m));
+        upstream.send(m);
+      });
+    });
+    await page.reload();
+    await logIn(page, 'hans');
+    await open(page, '* everyone');
+    expect((await yoda.request('broadcast hello everyone')).code).toBe('sent');
+    await waitBody(page, 'hello everyone');
+    await page.clock.runFor(1000);
+    await open(page, 'yoda');
+    const delivered = yoda.request('message hans hello hans');
+    await waitBody(page, 'hello hans');
+    await page.clock.runFor(1000);
+    // `delivered` comes once the page has acked the message: every ack it sent is in `sent` by then.
+    expect((await delivered).code).toBe('delivered');
+    const acks = sent.filter((m) => m.startsWith('ack '));
+    expect(acks).toEqual([`ack ${(await delivered).id}`]);
+  });
+
   test('WEB-3 a reload keeps the conversation and shows nothing twice, even what the server sends again', async () => {
     await start();
     const yoda = await tcp('yoda');

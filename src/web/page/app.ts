@@ -242,15 +242,16 @@ function receive(line: MessageLine): void {
     if (line.type === 'message' && document.hidden) notify(line.from, line.body);
     renderPeople();
   }
-  // Saved before the server hears the ack, so a reload never shows it again (WEB-3).
-  ackUpTo = Math.max(ackUpTo, line.id);
+  // Saved before the server hears the ack, so a reload never shows it again (WEB-3). Broadcasts
+  // need no ack (docs/PROTOCOL.md): they are only saved.
+  if (line.type === 'message') ackUpTo = Math.max(ackUpTo, line.id);
   ackTimer ??= setTimeout(flushAck, ACK_DELAY_MS);
 }
 
 function flushAck(): void {
   ackTimer = undefined;
-  if (ackUpTo === 0) return;
   page.history?.save();
+  if (ackUpTo === 0) return;
   page.wire?.notify(`ack ${ackUpTo}`);
   ackUpTo = 0;
 }
