@@ -94,7 +94,9 @@ describe('a network observer between the peers (P2P-2, P2P-3)', () => {
         expect(decoded.includes(secret)).toBe(false);
       }
       // No private text: not in the bytes, not in the boxes' decoded bytes, not in any JSON around it.
-      for (const text of [...fromHans, ...fromYoda, 'secret', 'noted', '"t":"msg"', '"t":"bye"', 'bye']) {
+      // Needles of five bytes or more: ~11 KB of base64 holds a given three letters (a bare "bye")
+      // by chance in a few runs out of a hundred, which made this test flaky.
+      for (const text of [...fromHans, ...fromYoda, 'secret', 'noted', '"t":"msg"', '"t":"bye"']) {
         const needle = Buffer.from(text);
         expect(decoded.includes(needle)).toBe(false);
       }
