@@ -6,12 +6,12 @@ import { LiveClient } from '../helpers/cli.ts';
 import { as, type RawClient } from '../helpers/raw-client.ts';
 import { RecordingProxy } from '../helpers/recording-proxy.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 let server: TestServer | undefined;
 let proxy: RecordingProxy | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(async () => {
-  for (const c of closers.splice(0)) c.kill();
   proxy?.stop();
   await server?.stop();
   server = undefined;
@@ -22,9 +22,9 @@ async function leiaSees(send: (hans: RawClient) => Promise<void>, shown: string)
   server = await startTestServer();
   proxy = new RecordingProxy(server.port);
   const hans = await as(server.port, 'hans');
-  closers.push(hans);
+  track(hans);
   const leia = new LiveClient(proxy.port, ['--json']);
-  closers.push(leia);
+  track(leia);
   await leia.logIn('leia', '$blasterpistol$');
   await send(hans);
   await leia.waitFor(shown);

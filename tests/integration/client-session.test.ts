@@ -7,18 +7,14 @@ import { runCli, LiveClient } from '../helpers/cli.ts';
 import { KEY, PtyClient } from '../helpers/pty-client.ts';
 import { as } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 let server: TestServer | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(async () => {
-  for (const c of closers.splice(0)) c.kill();
   await server?.stop();
   server = undefined;
 });
-function track<T extends { kill(): void }>(thing: T): T {
-  closers.push(thing);
-  return thing;
-}
 const pty = (port: number, options: ConstructorParameters<typeof PtyClient>[1] = {}) => track(new PtyClient(port, options));
 
 describe('CLI-7 a line over a protocol limit', () => {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import type { TCPSocketListener } from 'bun';
 import { LiveClient } from '../helpers/cli.ts';
 import { PtyClient } from '../helpers/pty-client.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 /** A fake server: logs anyone in, then sends `hostile` lines; answers whoelse; logout says bye. */
 function fakeServer(hostile: unknown[]): TCPSocketListener<{ buffer: string }> {
@@ -52,9 +53,8 @@ const HOSTILE = [
 ];
 
 let server: TCPSocketListener<{ buffer: string }> | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(() => {
-  for (const c of closers.splice(0)) c.kill();
   server?.stop(true);
   server = undefined;
 });
@@ -63,7 +63,7 @@ describe('CLI-10 what a server sends is one line of plain text', () => {
   test('from a pipe: no forged lines, no controls, bidi neutralised, malformed lines reported, the session goes on', async () => {
     server = fakeServer(HOSTILE);
     const hans = new LiveClient(server.port);
-    closers.push(hans);
+    track(hans);
     await hans.logIn('hans', 'falcon*solo');
     await hans.waitFor('luke⏎vader to everyone: still here');
     hans.write('whoelse');
@@ -88,7 +88,7 @@ describe('CLI-10 what a server sends is one line of plain text', () => {
   test('--json passes an unknown event on, and still ends well', async () => {
     server = fakeServer(HOSTILE);
     const hans = new LiveClient(server.port, ['--json']);
-    closers.push(hans);
+    track(hans);
     await hans.logIn('hans', 'falcon*solo');
     await hans.waitFor('"type":"broadcast"');
     hans.endInput();
@@ -101,7 +101,7 @@ describe('CLI-10 what a server sends is one line of plain text', () => {
   test('on a terminal: the screen shows no forged line and the prompt still works', async () => {
     server = fakeServer(HOSTILE);
     const hans = new PtyClient(server.port, { rows: 40 });
-    closers.push(hans);
+    track(hans);
     await hans.login('hans', 'falcon*solo');
     await hans.waitFor('still here');
     expect(hans.lines().some((l) => /^(\d\d:\d\d )?yoda: forged/.test(l))).toBe(false);
@@ -119,7 +119,7 @@ describe('CLI-10 what a peer sends is one line of plain text (issue 10 item 10)'
     const { PeerNode } = await import('../../src/p2p/peer-node.ts');
     const chat = await startTestServer();
     const hans = new LiveClient(chat.port);
-    closers.push(hans);
+    track(hans);
     await hans.logIn('hans', 'falcon*solo');
     // leia is a hostile peer: her own peer node, driven by hand, sends what a typed line cannot.
     const leia = await as(chat.port, 'leia');

@@ -10,19 +10,15 @@ import { KEY, PtyClient } from '../helpers/pty-client.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { ServerProcess } from '../helpers/server-process.ts';
 import { SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 const ROOT = join(import.meta.dir, '../..');
 let server: TestServer | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(async () => {
-  for (const c of closers.splice(0)) c.kill();
   await server?.stop();
   server = undefined;
 });
-function track<T extends { kill(): void }>(thing: T): T {
-  closers.push(thing);
-  return thing;
-}
 
 describe('Ctrl-C on `bun run chat serve`', () => {
   test('is a graceful shutdown: clients told why, a shutdown line in the log, exit 0', async () => {

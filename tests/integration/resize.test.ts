@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { CHAT, STATE_DIR } from '../helpers/cli.ts';
 import { as, type RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 const TMUX = Bun.which('tmux');
 if (!TMUX) console.warn('resize.test.ts: tmux is not installed; the resize test is skipped');
@@ -55,9 +56,8 @@ class Tmux {
 }
 
 let server: TestServer | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(async () => {
-  for (const c of closers.splice(0)) c.kill();
   await server?.stop();
   server = undefined;
 });
@@ -66,9 +66,9 @@ describe('CLI-1 a resized terminal', () => {
   test.skipIf(!TMUX)('the half-typed line is redrawn once, narrower and wider, and messages still print above it', async () => {
     server = await startTestServer();
     const yoda: RawClient = await as(server.port, 'yoda');
-    closers.push(yoda);
+    track(yoda);
     const tmux = new Tmux(['env', `CHAT_STATE_DIR=${STATE_DIR}`, 'NO_COLOR=1', ...CHAT, 'connect', String(server.port)], 100, 20);
-    closers.push(tmux);
+    track(tmux);
     const has = (text: string) => (lines: string[]) => lines.some((l) => l.includes(text));
     await tmux.waitFor(has('Username:'), 'the username prompt');
     tmux.keys('hans');

@@ -11,18 +11,14 @@ import { KEY, PtyClient } from '../helpers/pty-client.ts';
 import { as } from '../helpers/raw-client.ts';
 import { ServerProcess } from '../helpers/server-process.ts';
 import { SAMPLE_CREDENTIALS, startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { trackKillables } from '../helpers/cleanup.ts';
 
 let server: TestServer | undefined;
-const closers: { kill(): void }[] = [];
+const track = trackKillables();
 afterEach(async () => {
-  for (const c of closers.splice(0)) c.kill();
   await server?.stop();
   server = undefined;
 });
-function track<T extends { kill(): void }>(thing: T): T {
-  closers.push(thing);
-  return thing;
-}
 const pty = (port: number, options: ConstructorParameters<typeof PtyClient>[1] = {}) => track(new PtyClient(port, { rows: 40, ...options }));
 
 describe('CLI-8 your own messages, each with its fate', () => {
