@@ -17,6 +17,7 @@ import type { Socket, Subprocess } from 'bun';
 import { freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing } from '../tests/helpers/engines.ts';
 import { tempDir } from '../tests/helpers/test-server.ts';
 import { cpuSecondsOf } from './lib/proc.ts';
+import { spawnServe } from '../tests/helpers/serve-process.ts';
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2).filter((a) => a !== 'cluster'),
@@ -120,24 +121,7 @@ function cpuOf(pids: number[]): number {
 }
 
 async function startNode(args: string[]): Promise<Subprocess> {
-  const proc = Bun.spawn(['bun', CLI, 'serve', ...args], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  let err = '';
-  const decoder = new TextDecoder();
-  let started!: () => void;
-  const up = new Promise<void>((resolve) => (started = resolve));
-  void (async () => {
-    for await (const chunk of proc.stderr) {
-      err += decoder.decode(chunk, { stream: true });
-      if (err.includes('listening on')) started();
-    }
-    started();
-  })();
-  void (async () => {
-    for await (const _ of proc.stdout);
-  })();
-  await up;
-  if (!err.includes('listening on')) throw new Error(`a node did not start: ${err}`);
-  return proc;
+  return (await spawnServe(args, [process.execPath, CLI])).proc;
 }
 
 interface Result {

@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
-import { CHAT, runCli, STATE_DIR } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 import { as } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 
@@ -24,33 +24,8 @@ afterAll(async () => {
 });
 
 /** Starts a node and resolves once it prints that it listens, with everything it logged until then. */
-async function node(port: number, store: string, name: string, credentials: string): Promise<{ proc: Subprocess<'ignore', 'pipe', 'pipe'>; log: () => string }> {
-  const proc = Bun.spawn([...CHAT, 'serve', String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR },
-  });
-  let err = '';
-  let out = '';
-  const decoder = new TextDecoder();
-  // Both streams are read for the node's whole life (a closed pipe would kill it at its next line).
-  // The log line `listening on` is the last of the start: once stderr has it, every engine line is there.
-  let started!: () => void;
-  const logged = new Promise<void>((resolve) => (started = resolve));
-  void (async () => {
-    for await (const chunk of proc.stderr) {
-      err += decoder.decode(chunk, { stream: true });
-      if (err.includes('listening on')) started();
-    }
-    started();
-  })();
-  void (async () => {
-    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
-  })();
-  await logged;
-  if (!err.includes('listening on')) throw new Error(`node ${name} did not start: ${err}`);
-  return { proc, log: () => err };
+function node(port: number, store: string, name: string, credentials: string): Promise<ServeProcess> {
+  return spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
 }
 
 describe.skipIf(skip)('chat serve --cluster --store', () => {

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { CHAT, STATE_DIR } from '../helpers/cli.ts';
 import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
+import { spawnServe } from '../helpers/serve-process.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 
@@ -30,28 +30,9 @@ afterAll(async () => {
   await Promise.all([pg?.stop(), redis?.stop()]);
 });
 
-async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess<'ignore', 'pipe', 'pipe'>> {
-  const proc = Bun.spawn(
-    [...CHAT, 'serve', String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name],
-    { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: { ...process.env, NO_COLOR: '1', CHAT_STATE_DIR: STATE_DIR } },
-  );
+async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
+  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
   procs.push(proc);
-  let started!: () => void;
-  const listening = new Promise<void>((resolve) => (started = resolve));
-  let err = '';
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of proc.stderr) {
-      err += decoder.decode(chunk, { stream: true });
-      if (err.includes('listening on')) started();
-    }
-    started();
-  })();
-  void (async () => {
-    for await (const _ of proc.stdout);
-  })();
-  await listening;
-  if (!err.includes('listening on')) throw new Error(`node ${name} did not start: ${err}`);
   return proc;
 }
 
