@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { Bystanders, bystander, checkServerHealthy, Hostile, runScripts, script, SEED, serve, server, until, useFuzzServer } from '../helpers/fuzz-kit.ts';
+import { Bystanders, bystander, checkServerHealthy, Hostile, runScripts, SEED, serve, server, until, useFuzzServer } from '../helpers/fuzz-kit.ts';
+import { script } from '../helpers/fuzz-scripts.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
 console.log(`fuzz-tls: FC_SEED=${SEED}`);

@@ -14,7 +14,8 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { as, RawClient } from '../helpers/raw-client.ts';
-import { Bystanders, checkServerHealthy, runScripts, script, SEED, serve, server, useFuzzServer } from '../helpers/fuzz-kit.ts';
+import { Bystanders, checkServerHealthy, runScripts, SEED, serve, server, useFuzzServer } from '../helpers/fuzz-kit.ts';
+import { script } from '../helpers/fuzz-scripts.ts';
 
 console.log(`fuzz: FC_SEED=${SEED}`);
 useFuzzServer();
