@@ -64,7 +64,8 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const ids = all.map((m) => Number(m.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     leia.send(`ack ${ids.at(-1)}`);
-    expect(await sent).toMatchObject({ code: 'delivered' });
+    // The sender is told the message's key, the id it was given when accepted (CLU-3).
+    expect(await sent).toMatchObject({ code: 'delivered', id: all.at(-1)?.key });
     hans.kill();
   });
 
@@ -75,7 +76,7 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const leia = track(await RawClient.connect(port));
     leia.autoAck = false;
     await leia.login('leia', '$blasterpistol$');
-    await yoda.request('broadcast to everyone');
+    const told = await yoda.request('broadcast to everyone');
     await leia.request('whoelse');
     expect(leia.seen((l) => l.type === 'broadcast')).toHaveLength(0);
     leia.send(`ack ${leia.seen((l) => l.type === 'message')[9]?.id}`);
@@ -83,5 +84,7 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const lastStored = leia.seen((l) => l.type === 'message').at(-1);
     expect(lastStored?.body).toBe('stored 15');
     expect(Number(broadcast.id)).toBeGreaterThan(Number(lastStored?.id));
+    // CLU-3: stamped when written, it keeps the key the sender was told.
+    expect(broadcast.key).toBe(told.id);
   });
 });
