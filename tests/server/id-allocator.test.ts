@@ -34,5 +34,4 @@ describe('IdAllocator (CLU-3)', () => {
     expect(id).not.toBe(key);
     expect(id).toBeGreaterThan(elsewhere);
   });
-
 });
