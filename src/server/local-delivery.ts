@@ -40,6 +40,7 @@ export class LocalDelivery implements Delivery {
     const { state } = this;
     // Stamped once for everyone: written in the turn it was accepted, so its key is its id (CLU-3).
     const line = encodeMessage('broadcast', id, from, at, body);
+    // For a session whose backlog is still being paged: the broadcast waits (no one recipient, never stored).
     let msg: StoredMessage | undefined;
     let reached = 0;
     let skipped = 0;
