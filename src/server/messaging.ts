@@ -224,9 +224,18 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   const held = session.held ?? [];
   session.held = undefined;
   session.heldBytes = 0;
-  for (const { msg, broadcast, outcome, handBack } of held) {
-    if (broadcast) session.conn.send(encodeMessage('broadcast', state.ids.take(), msg.from, msg.at, msg.body, false, msg.id));
-    else sendOnline(state, session, msg, outcome, state.now(), handBack);
+  for (let i = 0; i < held.length; i++) {
+    const { msg, broadcast, outcome, handBack } = held[i] as Held;
+    try {
+      if (broadcast) session.conn.send(encodeMessage('broadcast', state.ids.take(), msg.from, msg.at, msg.body, false, msg.id));
+      else sendOnline(state, session, msg, outcome, state.now(), handBack);
+    } catch (err) {
+      // No ids left to stamp them with (the store is unreachable): the rest is stored when the session ends.
+      session.held = held.slice(i);
+      state.log(`cannot send the held messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
+      session.conn.bye('store-unavailable', 'Your messages cannot be sent right now; log in again in a moment');
+      return;
+    }
   }
 }
 
