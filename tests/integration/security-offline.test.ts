@@ -89,32 +89,35 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     expect(broadcast.key).toBe(told.id);
   });
 
-  test('CLU-3 no id left to stamp what waited behind the backlog (ids cannot be reserved): the user is told to come back, nothing is lost', async () => {
-    const { port, server } = await start({ config: { backlogPage: 2, rateLimit: 0 } });
-    const yoda = await user('yoda');
-    for (let i = 1; i <= 2; i++) await yoda.request(`message leia stored ${i}`);
-    const leia = track(await RawClient.connect(port));
-    leia.autoAck = false;
-    await leia.login('leia', '$blasterpistol$');
-    await leia.request('whoelse');
-    const page = leia.seen((l) => l.type === 'message');
-    expect(page).toHaveLength(2);
-    // Behind the page: a message (its sender waits) and a broadcast.
-    const hans = await as(port, 'hans');
-    hans.send('#w message leia waiting');
-    await hans.request('whoelse');
-    await yoda.request('broadcast to everyone');
-    // From now on no id can be had: the store is unreachable and the blocks are used up.
-    const { ids } = server.state;
-    ids.take = () => {
-      throw new ChatError(ErrorCode.Busy, 'The server is reserving message ids; try again in a moment');
-    };
-    leia.send(`ack ${page[1]?.id}`);
-    await leia.closed;
-    expect(leia.lines.at(-1)).toMatchObject({ type: 'bye', code: 'store-unavailable' });
-    // The waiting message was stored for the next login, and its sender told so.
-    expect(await hans.waitFor((l) => l.re === 'w')).toMatchObject({ code: 'stored' });
-    expect((await server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual(['waiting']);
-    hans.kill();
-  });
+  // The next page holds nothing (what waited behind the backlog is stamped next) or one more stored message.
+  for (const count of [2, 3]) {
+    test(`CLU-3 no id left to stamp the next lines (ids cannot be reserved), ${count} stored: the user is told to come back, nothing is lost`, async () => {
+      const { port, server } = await start({ config: { backlogPage: 2, rateLimit: 0 } });
+      const yoda = await user('yoda');
+      for (let i = 1; i <= count; i++) await yoda.request(`message leia stored ${i}`);
+      const leia = track(await RawClient.connect(port));
+      leia.autoAck = false;
+      await leia.login('leia', '$blasterpistol$');
+      await leia.request('whoelse');
+      const page = leia.seen((l) => l.type === 'message');
+      expect(page).toHaveLength(2);
+      // Behind the page: a message (its sender waits) and a broadcast.
+      const hans = await as(port, 'hans');
+      hans.send('#w message leia waiting');
+      await hans.request('whoelse');
+      await yoda.request('broadcast to everyone');
+      // From now on no id can be had: the store is unreachable and the blocks are used up.
+      const { ids } = server.state;
+      ids.take = () => {
+        throw new ChatError(ErrorCode.Busy, 'The server is reserving message ids; try again in a moment');
+      };
+      leia.send(`ack ${page[1]?.id}`);
+      await leia.closed;
+      expect(leia.lines.at(-1)).toMatchObject({ type: 'bye', code: 'store-unavailable' });
+      // The waiting message was stored for the next login, and its sender told so.
+      expect(await hans.waitFor((l) => l.re === 'w')).toMatchObject({ code: 'stored' });
+      expect((await server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual([...(count === 3 ? ['stored 3'] : []), 'waiting']);
+      hans.kill();
+    });
+  }
 });
