@@ -12,7 +12,7 @@ import { findCommand, helpText, TYPED } from './commands.ts';
 import type { Fate, UiEvent } from './events.ts';
 import { Pacer } from './pacer.ts';
 import { ConnectionLost, type ServerLink, type Reply } from './server-link.ts';
-import type { SeenIds } from './seen-ids.ts';
+import type { SeenKeys } from './seen-ids.ts';
 import type { Ui } from './terminal.ts';
 import { parseTyped } from './typed-line.ts';
 
@@ -26,6 +26,8 @@ export class ChatClient {
   readonly chats = new Map<string, 'pending' | 'open'>();
   private peers: PeerNode | undefined;
   private ackScheduled = false;
+  /** Highest id of a message received on this connection: the next ack (cumulative). */
+  private ackUpTo = 0;
   /** The server confirmed a logout typed by the user. */
   loggedOut = false;
   /** Typed commands that failed: from a pipe, they decide the exit code. */
@@ -45,8 +47,8 @@ export class ChatClient {
     readonly me: string,
     link: ServerLink,
     private readonly ui: Ui,
-    /** Message ids already shown: anything at or below the mark is a duplicate. */
-    private readonly seen: SeenIds,
+    /** Messages already shown, by key (CLU-3): one that comes again is a duplicate. */
+    private readonly seen: SeenKeys,
     /** The server's command budget and inactivity timeout, from its welcome. */
     limits: { budget?: { rate: number; burst: number }; inactivityMs?: number } = {},
     /** Your password, kept in memory only to spot it typed at the prompt by mistake. */
@@ -62,6 +64,7 @@ export class ChatClient {
   detach(): void {
     this.link = undefined;
     this.ackScheduled = false;
+    this.ackUpTo = 0;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // The server ends private chats with the session; ours go too, and the peers are told by it.
     for (const user of [...this.chats.keys()]) this.peerClosed(user, 'disconnected', false);
@@ -315,7 +318,8 @@ export class ChatClient {
   }
 
   private onMessage(line: MessageLine): void {
-    if (this.seen.firstSight(line.id)) {
+    // Shown once by its key: a message sent again (a lost ack, another node) keeps it (CLU-3).
+    if (this.seen.firstSight(line)) {
       this.ui.show(line);
       if (line.type === 'message') {
         this.lastFrom = line.from;
@@ -325,6 +329,7 @@ export class ChatClient {
     // Broadcasts need no ack (docs/PROTOCOL.md): acking them made every broadcast to n users
     // cost the server n more reads and requests. Acks are cumulative: one every ACK_DELAY_MS
     // covers everything shown so far, and keeps a flood of messages from spending our budget.
+    if (line.type === 'message') this.ackUpTo = Math.max(this.ackUpTo, line.id);
     if (line.type === 'message' && !this.ackScheduled) {
       this.ackScheduled = true;
       setTimeout(() => this.acknowledge(), ACK_DELAY_MS);
@@ -337,7 +342,7 @@ export class ChatClient {
     this.ackScheduled = false;
     // Remember what was shown before telling the server it may forget it.
     this.seen.save();
-    this.notify('ack', [this.seen.upTo]);
+    this.notify('ack', [this.ackUpTo]);
   }
 
   private onAccepted(line: PrivateLine): void {

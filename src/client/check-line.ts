@@ -21,6 +21,7 @@ export function problemWith(line: ServerLine): string | undefined {
       return isName(l.code) && isText(l.text) ? undefined : 'an error without a code or text';
     case 'message':
     case 'broadcast':
+      if (l.key !== undefined && !isNumber(l.key)) return `a ${line.type} with a bad key`;
       return isNumber(l.id) && isName(l.from) && isText(l.body) && isNumber(l.at) ? undefined : `a ${line.type} without a sender, text, id or time`;
     case 'presence':
       return Array.isArray(l.users) && l.users.length > 0 && l.users.every(isName) && typeof l.online === 'boolean' ? undefined : 'a presence line without a list of names';

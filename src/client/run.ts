@@ -2,7 +2,7 @@
 // when the connection drops (CLI-9), and pick the exit code (CLI-6).
 
 import { ChatClient } from './chat-client.ts';
-import { SeenIds, stateDir } from './seen-ids.ts';
+import { SeenKeys, stateDir } from './seen-ids.ts';
 import { complete } from './commands.ts';
 import { Exit } from './exit-codes.ts';
 import { ServerLink } from './server-link.ts';
@@ -102,7 +102,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
     return finish(first, 'login', 'Not logged in');
   }
   let credentials: Credentials = first;
-  client = new ChatClient(credentials.user, live.link, ui, SeenIds.open(options.stateDir ?? stateDir(), credentials.welcome.server, credentials.user), limitsOf(credentials.welcome), credentials.password);
+  client = new ChatClient(credentials.user, live.link, ui, SeenKeys.open(options.stateDir ?? stateDir(), credentials.welcome.server, credentials.user), limitsOf(credentials.welcome), credentials.password);
   for (const line of live.early.splice(0)) client.onEvent(line);
   await client.startPeers(options.p2pPort);
   await client.learnOnline();

@@ -1,10 +1,11 @@
-// The highest message id this user has been shown, per server database, kept on disk so that a
-// message delivered again after a lost acknowledgement is shown once, even by a new client process.
-// Ids only grow (the server reserves them durably), so one number per user says it all.
+// Which messages this user has been shown, per server database, kept on disk so that a message
+// delivered again (after a lost acknowledgement, or by another node after one died) is shown once,
+// even by a new client process. The rule is src/protocol/shown-once.ts (CLU-3).
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ShownOnce, type Sighting } from '../protocol/shown-once.ts';
 
 /** $CHAT_STATE_DIR, else $XDG_STATE_HOME/chat, else ~/.local/state/chat. */
 export function stateDir(env: Record<string, string | undefined> = process.env): string {
@@ -12,47 +13,45 @@ export function stateDir(env: Record<string, string | undefined> = process.env):
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'chat');
 }
 
-export class SeenIds {
-  private saved: number;
+export class SeenKeys {
+  private changed = false;
 
   private constructor(
     private readonly file: string | undefined,
-    private readonly key: string,
-    /** Highest id shown. */
-    public upTo: number,
-  ) {
-    this.saved = upTo;
-  }
+    /** `<server>/<user>`: the entry in seen.json. */
+    private readonly name: string,
+    readonly shown: ShownOnce,
+  ) {}
 
-  /** Reads what was seen of `server` as `user`; a missing or unreadable file means nothing yet. */
-  static open(dir: string | undefined, server: unknown, user: string): SeenIds {
-    const key = `${String(server)}/${user}`;
-    if (!dir) return new SeenIds(undefined, key, 0);
+  /** Reads what was seen of `server` as `user`; a missing or unreadable file means nothing yet; no `dir`, nothing kept. */
+  static open(dir: string | undefined, server: unknown, user: string): SeenKeys {
+    const name = `${String(server)}/${user}`;
+    if (!dir) return new SeenKeys(undefined, name, new ShownOnce());
     const file = join(dir, 'seen.json');
-    return new SeenIds(file, key, Number(readAll(file)[key]) || 0);
+    return new SeenKeys(file, name, new ShownOnce(readAll(file)[name]));
   }
 
-  /** True the first time an id above everything seen comes; then it counts as seen. */
-  firstSight(id: number): boolean {
-    if (id <= this.upTo) return false;
-    this.upTo = id;
-    return true;
+  /** True the first time a message comes; then it counts as seen. */
+  firstSight(line: Sighting): boolean {
+    const first = this.shown.firstSight(line);
+    if (first) this.changed = true;
+    return first;
   }
 
   /**
-   * Writes the mark before the server is told (ack): written to a temporary file and renamed, so
-   * a crash leaves the old mark or the new one. Failing to write only costs exactly-once.
+   * Writes what was shown before the server is told (ack): written to a temporary file and
+   * renamed, so a crash leaves the old state or the new one. Failing to write only costs exactly-once.
    */
   save(): void {
-    if (!this.file || this.saved === this.upTo) return;
+    if (!this.file || !this.changed) return;
     try {
       const all = readAll(this.file);
-      all[this.key] = Math.max(this.upTo, Number(all[this.key]) || 0);
+      all[this.name] = this.shown.toJSON();
       mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
       const temp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(temp, JSON.stringify(all));
       renameSync(temp, this.file);
-      this.saved = this.upTo;
+      this.changed = false;
     } catch {
       // Read-only home, full disk: messages may be shown twice, nothing worse.
     }

@@ -3,7 +3,8 @@
 // another node is handed to that node's inbox and held here until it says `delivered` (or stored by
 // its origin key when it does not), broadcasts and presence go through the events stream and every
 // node fans them out to its own sessions with the block filter. The node that writes to a
-// connection stamps the id, so the ids a client sees only grow.
+// connection stamps the id, so the ids a client sees only grow; the key the sender's node gave the
+// message travels with it, and is what clients show once by (CLU-3).
 
 import { encodeMessage } from '../protocol/server-lines.ts';
 import type { BroadcastResult, Claimed, Delivery } from '../server/delivery.ts';
@@ -26,7 +27,7 @@ export class ClusterDelivery implements Delivery {
   readonly handoffs: Handoffs;
   private seq = 0;
   /** Broadcasts sent here this turn, published as one events entry at its end. */
-  private broadcasts: { from: string; at: number; body: string }[] = [];
+  private broadcasts: { key: number; from: string; at: number; body: string }[] = [];
   private ticker: Timer | undefined;
 
   constructor(
@@ -98,7 +99,7 @@ export class ClusterDelivery implements Delivery {
     }
     // Unique for ever: this node's epoch and a counter.
     const origin = `${this.me}:${++this.seq}`;
-    const entry: Deliver = { type: 'deliver', origin, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: nodeOf(this.me) };
+    const entry: Deliver = { type: 'deliver', origin, key: msg.id, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: nodeOf(this.me) };
     this.node.watch(owner);
     this.handoffs.hand({ ...msg, origin }, owner, Date.now(), (fate: HandoffOutcome) => {
       this.node.unwatch(owner);
@@ -111,7 +112,7 @@ export class ClusterDelivery implements Delivery {
     this.node.send(nodeOf(owner), entry).catch(() => {});
   }
 
-  broadcast(from: string, _id: number, at: number, body: string): BroadcastResult {
+  broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
     let reached = 0;
     let skipped = 0;
     for (const user of this.online()) {
@@ -119,7 +120,7 @@ export class ClusterDelivery implements Delivery {
       if (this.state.isBlocking(user, from)) skipped++;
       else reached++;
     }
-    if (this.broadcasts.push({ from, at, body }) === 1) {
+    if (this.broadcasts.push({ key: id, from, at, body }) === 1) {
       queueMicrotask(() => {
         const items = this.broadcasts;
         this.broadcasts = [];
@@ -169,7 +170,7 @@ export class ClusterDelivery implements Delivery {
     }
   }
 
-  /** A message handed here for one of this node's users: the block check runs here, the id is stamped here. */
+  /** A message handed here for one of this node's users: the block check runs here, the id is stamped here (the key stays, CLU-3). */
   private deliverHere(entry: Deliver): void {
     const session = this.state.sessions.get(entry.to);
     const reply = (message: InboxEntry) => this.node.send(entry.replyTo, message).catch(() => {});
@@ -177,7 +178,8 @@ export class ClusterDelivery implements Delivery {
     // logged in on another node by now. The sender's node stores the message instead.
     if (!session || !this.node.lease.mayServe()) return void reply({ type: 'refused', origin: entry.origin, reason: 'offline' });
     if (this.state.isBlocking(entry.to, entry.from)) return void reply({ type: 'refused', origin: entry.origin, reason: 'blocked' });
-    const msg: StoredMessage = { id: this.state.ids.take(), from: entry.from, to: entry.to, at: entry.at, body: entry.body };
+    // A node from before keys sent none: the message gets its key here.
+    const msg: StoredMessage = { id: entry.key ?? this.state.ids.take(), from: entry.from, to: entry.to, at: entry.at, body: entry.body };
     // Not acknowledged here in time, or the session ended: handed back, and the sender's node stores it by its origin key.
     sendOnline(this.state, session, msg, (code) => {
       if (code === 'delivered') void reply({ type: 'delivered', origins: [entry.origin] });
@@ -191,9 +193,14 @@ export class ClusterDelivery implements Delivery {
     }
     if (entry.type === 'broadcasts') {
       for (const item of entry.items) {
+        // One id for every connection here: all are written now, in this turn (CLU-3).
+        const id = this.state.ids.take();
+        const key = item.key ?? id;
+        const line = encodeMessage('broadcast', id, item.from, item.at, item.body, false, key);
+        const msg: StoredMessage = { id: key, from: item.from, to: '', at: item.at, body: item.body };
         for (const session of this.state.sessions.values()) {
           if (session.name === item.from || this.state.isBlocking(session.name, item.from)) continue;
-          holdOrSend(session, encodeMessage('broadcast', this.state.ids.take(), item.from, item.at, item.body));
+          holdOrSend(session, line, msg);
         }
       }
       return;

@@ -6,8 +6,10 @@
 /** A direct message on its way to the node that holds the recipient's session. */
 export interface Deliver {
   readonly type: 'deliver';
-  /** Unique for ever (`<node>:<seq>`): the key for storing once and showing once. */
+  /** Unique for ever (`<node>:<seq>`): the key for storing once. */
   readonly origin: string;
+  /** The message's key (CLU-3), given by the sender's node; absent from nodes before keys. */
+  readonly key?: number;
   readonly from: string;
   readonly to: string;
   /** Milliseconds since the epoch, when the sender's node accepted it. */
@@ -50,7 +52,8 @@ export interface Presence {
 /** Broadcasts sent on one node during one turn; every node fans them out with the block filter. */
 export interface Broadcasts {
   readonly type: 'broadcasts';
-  readonly items: readonly { readonly from: string; readonly at: number; readonly body: string }[];
+  /** `key`: each broadcast's key (CLU-3); absent from nodes before keys. */
+  readonly items: readonly { readonly key?: number; readonly from: string; readonly at: number; readonly body: string }[];
 }
 
 /**
@@ -103,8 +106,8 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
   }
   switch (type) {
     case 'deliver':
-      if (isString(d.origin) && isString(d.from) && isString(d.to) && isTime(d.at) && isString(d.body) && isString(d.replyTo)) {
-        return { type, origin: d.origin, from: d.from, to: d.to, at: d.at, body: d.body, replyTo: d.replyTo };
+      if (isString(d.origin) && isString(d.from) && isString(d.to) && isTime(d.at) && isString(d.body) && isString(d.replyTo) && (d.key === undefined || isTime(d.key))) {
+        return { type, origin: d.origin, ...(d.key !== undefined && { key: d.key }), from: d.from, to: d.to, at: d.at, body: d.body, replyTo: d.replyTo };
       }
       break;
     case 'delivered':
@@ -132,5 +135,5 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
 function isBroadcast(v: unknown): v is Broadcasts['items'][number] {
   if (typeof v !== 'object' || v === null) return false;
   const b = v as Record<string, unknown>;
-  return isString(b.from) && isTime(b.at) && isString(b.body);
+  return isString(b.from) && isTime(b.at) && isString(b.body) && (b.key === undefined || isTime(b.key));
 }

@@ -21,10 +21,15 @@ export interface ErrorLine {
   retryAfterMs?: number;
 }
 
-/** A routed message. `offline` is set when it was stored while the recipient was away. */
+/**
+ * A routed message. `id` is stamped when the line is written (it only grows on a connection; acks
+ * name it); `key` is the message's identity, the same however often it is sent (CLU-3). Servers
+ * before the key sent none. `offline` is set when it was stored while the recipient was away.
+ */
 export interface MessageLine {
   type: 'message' | 'broadcast';
   id: number;
+  key?: number;
   from: string;
   /** When the server accepted it, in milliseconds since the epoch. */
   at: number;
@@ -79,13 +84,13 @@ export function needsEscape(text: string): boolean {
 // UTF-8 line without control characters) straight into one template: no JSON.stringify call, no
 // nested string to flatten later (profiled: three JSON.stringify a message were 10 % of the time).
 
-/** Hot path: a message or broadcast line without building an object first. */
-export function encodeMessage(type: 'message' | 'broadcast', id: number, from: string, at: number, body: string, offline = false): string {
+/** Hot path: a message or broadcast line without building an object first; `key` is the message's identity (CLU-3). */
+export function encodeMessage(type: 'message' | 'broadcast', id: number, from: string, at: number, body: string, offline = false, key = id): string {
   const tail = offline ? ',"offline":true}\n' : '}\n';
   if (NEEDS_ESCAPE.test(from) || NEEDS_ESCAPE.test(body)) {
-    return `{"type":"${type}","id":${id},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
+    return `{"type":"${type}","id":${id},"key":${key},"from":${JSON.stringify(from)},"at":${at},"body":${JSON.stringify(body)}${tail}`;
   }
-  return `{"type":"${type}","id":${id},"from":"${from}","at":${at},"body":"${body}"${tail}`;
+  return `{"type":"${type}","id":${id},"key":${key},"from":"${from}","at":${at},"body":"${body}"${tail}`;
 }
 
 /** Hot path: the `delivered` reply, the same text okLine(re, 'delivered', { id, to }) makes. */

@@ -38,7 +38,10 @@ export class LocalDelivery implements Delivery {
 
   broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
     const { state } = this;
+    // Stamped once for everyone: written in the turn it was accepted, so its key is its id (CLU-3).
     const line = encodeMessage('broadcast', id, from, at, body);
+    // For a session whose backlog is still being paged: the broadcast waits (no one recipient, never stored).
+    let msg: StoredMessage | undefined;
     let reached = 0;
     let skipped = 0;
     for (const session of state.sessions.values()) {
@@ -47,7 +50,7 @@ export class LocalDelivery implements Delivery {
         skipped++;
         continue;
       }
-      holdOrSend(session, line);
+      holdOrSend(session, line, (msg ??= { id, from, to: '', at, body }));
       reached++;
     }
     return { reached, skipped };

@@ -79,41 +79,55 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
   for (const [id, unacked] of session.unacked) {
     if (id > limit) break;
     session.unacked.delete(id);
-    unacked.outcome?.('delivered', id);
+    // The sender hears of the message by its key, the id it was told when it was accepted (CLU-3).
+    unacked.outcome?.('delivered', unacked.msg.id);
   }
-  if (session.storedUpTo > 0) {
-    state.offline.ack(session.name, Math.min(limit, session.storedUpTo));
-    state.mailboxes.delete(session.name);
-    if (limit >= session.storedUpTo) session.storedUpTo = 0;
+  if (session.stored.size > 0) {
+    // Each stored message by its key: a message stored meanwhile with a lower key was not acked.
+    const keys: number[] = [];
+    for (const [id, key] of session.stored) {
+      if (id > limit) continue; // not in id order: timed-out messages join after a backlog page
+      session.stored.delete(id);
+      keys.push(key);
+    }
+    if (keys.length > 0) {
+      state.offline.ack(session.name, keys);
+      state.mailboxes.delete(session.name);
+    }
   }
   // The page of stored messages is through: the next one (SEC-6).
   if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) return sendBacklog(state, session);
 }
 
-/** A line that is not a direct message (a broadcast) for `session`: written now, or after its backlog. */
-export function holdOrSend(session: Session, line: string): void {
-  if (session.held) hold(session, { line });
+/**
+ * A broadcast for `session`: `line` is written now (its id stamped in this turn), or the broadcast
+ * waits behind the stored backlog and is stamped when written.
+ */
+export function holdOrSend(session: Session, line: string, msg: StoredMessage): void {
+  if (session.held) hold(session, { msg, broadcast: true });
   else session.conn.send(line);
 }
 
 /** Kept until the stored backlog is through, so that ids reach the client in order (SEC-6). */
 function hold(session: Session, item: Held): void {
   (session.held as Held[]).push(item);
-  session.heldBytes += item.line.length;
+  // About the line's length; what counts is that a reader who never acks cannot pile up memory.
+  session.heldBytes += item.msg.body.length + item.msg.from.length + 80;
   // A client that never acknowledges its pages is a reader that fell behind.
   if (session.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
 }
 
 /** Writes `msg` to its recipient's connection here, keeping it until acknowledged (or stored). */
 export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at, handBack?: () => void): void {
-  const line = encodeMessage('message', msg.id, msg.from, msg.at, msg.body);
-  if (target.held) return hold(target, handBack ? { line, msg, outcome, handBack } : { line, msg, outcome });
+  if (target.held) return hold(target, handBack ? { msg, outcome, handBack } : { msg, outcome });
+  // CLU-3: the id is stamped here, at write time (the key itself for a message accepted this turn).
+  const id = state.ids.stamp(msg.id);
   // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
-  target.unacked.set(msg.id, handBack ? { msg, sentAt, outcome, handBack } : { msg, sentAt, outcome });
-  target.maxSentId = msg.id;
+  target.unacked.set(id, handBack ? { msg, sentAt, outcome, handBack } : { msg, sentAt, outcome });
+  target.maxSentId = id;
   // Recorded before the write: a write past the outbox limit terminates the connection, and its
   // close handler (run synchronously) ends the session and stores what is in `unacked`.
-  target.conn.send(line);
+  target.conn.send(encodeMessage('message', id, msg.from, msg.at, msg.body, false, msg.id));
   if (state.sessions.get(target.name) !== target) return;
   armAckTimer(state, target, state.config.ackTimeoutMs);
 }
@@ -149,7 +163,7 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
         unacked.handBack();
         continue;
       }
-      session.storedUpTo = Math.max(session.storedUpTo, id);
+      session.stored.set(id, unacked.msg.id);
       store(state, unacked.msg, unacked.outcome, `Stored until ${session.name} confirms it`);
     }
   });
@@ -159,8 +173,9 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
  * OFF-2, at login: the stored messages, oldest first, each with its sender and time. SEC-6: in
  * pages of `backlogPage`; the next page goes when the client has acknowledged this one, so a
  * large backlog never holds the server (or its memory) for long. Meanwhile new messages and
- * broadcasts for this user wait in `held` and follow the last page, so ids only ever grow on the
- * wire and the client's highest-id-shown rule drops nothing.
+ * broadcasts for this user wait in `held` and follow the last page. Every line is stamped with a
+ * fresh id as it is written (CLU-3), stored messages too: ids only ever grow on a connection, and
+ * above those of earlier connections, so even a client that keeps the highest id drops nothing.
  */
 export async function sendBacklog(state: ServerState, session: Session): Promise<void> {
   // What arrives while the store is read waits behind the page.
@@ -170,7 +185,7 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   const page = state.config.backlogPage > 0 ? state.config.backlogPage : Infinity;
   let stored: StoredMessage[];
   try {
-    stored = await state.store.messagesFor(session.name, session.backlogTo ?? 0, page);
+    stored = await state.store.messagesFor(session.name, session.backlogAfter ?? 0, page);
   } catch (err) {
     // Nothing is lost: the stored messages stay, and what was held is stored when the session ends.
     state.log(`cannot read the stored messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
@@ -179,35 +194,55 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   }
   // The session ended meanwhile: its held messages were stored, and these stay stored.
   if (state.sessions.get(session.name) !== session) return;
-  const lines = stored.map((m) => encodeMessage('message', m.id, m.from, m.at, m.body, true));
+  let lines: string[];
+  try {
+    lines = stored.map((m) => {
+      const id = state.ids.take();
+      session.stored.set(id, m.id);
+      session.maxSentId = id;
+      return encodeMessage('message', id, m.from, m.at, m.body, true, m.id);
+    });
+  } catch (err) {
+    // No ids left to stamp them with (the store is unreachable): they stay stored, as above.
+    state.log(`cannot send the stored messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
+    session.conn.bye('store-unavailable', 'Your stored messages cannot be read right now; log in again in a moment');
+    return;
+  }
   // Sent in one go however long it is: it must not count as the reader falling behind, or a user
   // with more stored than the outbox limit would be cut off at every login and never get them.
   if (lines.length > 0) session.conn.outbox.allow(lines.reduce((n, line) => n + Buffer.byteLength(line), 0));
   for (const line of lines) session.conn.send(line);
   const last = stored.at(-1);
-  if (last) {
-    session.maxSentId = last.id;
-    session.storedUpTo = last.id;
-  }
   if (last && stored.length === page) {
-    session.backlogTo = last.id;
+    session.backlogTo = session.maxSentId;
+    session.backlogAfter = last.id;
     session.held ??= [];
     return;
   }
   session.backlogTo = undefined;
+  session.backlogAfter = undefined;
   const held = session.held ?? [];
   session.held = undefined;
   session.heldBytes = 0;
-  for (const item of held) {
-    if (item.msg) sendOnline(state, session, item.msg, item.outcome, state.now(), item.handBack);
-    else session.conn.send(item.line);
+  for (let i = 0; i < held.length; i++) {
+    const { msg, broadcast, outcome, handBack } = held[i] as Held;
+    try {
+      if (broadcast) session.conn.send(encodeMessage('broadcast', state.ids.take(), msg.from, msg.at, msg.body, false, msg.id));
+      else sendOnline(state, session, msg, outcome, state.now(), handBack);
+    } catch (err) {
+      // No ids left to stamp them with (the store is unreachable): the rest is stored when the session ends.
+      session.held = held.slice(i);
+      state.log(`cannot send the held messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
+      session.conn.bye('store-unavailable', 'Your messages cannot be sent right now; log in again in a moment');
+      return;
+    }
   }
 }
 
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
   const pending: Unacked[] = [...session.unacked.values()];
-  for (const item of session.held ?? []) if (item.msg) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome, ...(item.handBack && { handBack: item.handBack }) });
+  for (const item of session.held ?? []) if (!item.broadcast) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome, ...(item.handBack && { handBack: item.handBack }) });
   session.unacked.clear();
   session.held = undefined;
   for (const unacked of pending) {

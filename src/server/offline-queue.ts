@@ -33,9 +33,9 @@ export class OfflineQueue {
     this.onQueue();
   }
 
-  /** Queues removal of `user`'s stored messages up to `upTo`. */
-  ack(user: string, upTo: number): void {
-    this.acks.push({ user, upTo });
+  /** Queues removal of `user`'s stored messages with these ids (keys). */
+  ack(user: string, ids: readonly number[]): void {
+    this.acks.push({ user, ids });
     this.onQueue();
   }
 

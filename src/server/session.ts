@@ -20,10 +20,11 @@ export interface Unacked {
   readonly handBack?: () => void;
 }
 
-/** A line for a user whose stored backlog is still being paged (SEC-6); `msg` for a routed message. */
+/** A message or broadcast for a user whose stored backlog is still being paged (SEC-6); stamped when written. */
 export interface Held {
-  readonly line: string;
-  readonly msg?: StoredMessage;
+  readonly msg: StoredMessage;
+  /** A broadcast: written, never kept for an ack nor stored. */
+  readonly broadcast?: true;
   readonly outcome?: Outcome;
   readonly handBack?: () => void;
 }
@@ -32,16 +33,19 @@ export class Session {
   lastActive: number;
   inactivityTimer: TimerId;
   ackTimer: TimerId | undefined;
-  /** In id order, which is the order they were written. */
+  // Ids here are the ids written to this connection (acks name them); a message's key is msg.id (CLU-3).
+  /** By id, in the order they were written. */
   readonly unacked = new Map<number, Unacked>();
   /** Highest message id written to this connection. */
   maxSentId = 0;
-  /** Highest id of this user's messages that sit in the store and were written here unacknowledged. */
-  storedUpTo = 0;
+  /** This user's messages that sit in the store and were written here unacknowledged: id -> key. */
+  readonly stored = new Map<number, number>();
   /** Highest id acknowledged. */
   ackedUpTo = 0;
-  /** While the stored backlog goes out in pages: the last id of the page sent (SEC-6). */
+  /** While the stored backlog goes out in pages: the id of the page's last line (SEC-6)… */
   backlogTo: number | undefined;
+  /** …and the key of its last message, where the next page starts. */
+  backlogAfter: number | undefined;
   /** Meanwhile, new messages and broadcasts for this user, in id order, and their size. */
   held: Held[] | undefined;
   heldBytes = 0;

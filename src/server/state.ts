@@ -91,6 +91,8 @@ export class IdAllocator {
   private end = 0;
   private spare: number | undefined;
   private refilling = false;
+  /** The id take() returned last, until a renew() moves on. */
+  private last: number | undefined;
   constructor(
     private readonly store: AsyncStore,
     private readonly log: Logger = () => {},
@@ -115,7 +117,17 @@ export class IdAllocator {
       this.spare = undefined;
       this.refill();
     }
+    this.last = this.next;
     return this.next++;
+  }
+
+  /**
+   * The id to write the message with key `key` to a connection (CLU-3): its key when that is the
+   * id handed out last (it is written in the turn it was accepted: nothing written anywhere since
+   * has a higher id), else a fresh one. Either way above every id this node wrote before.
+   */
+  stamp(key: number): number {
+    return key === this.last ? key : this.take();
   }
 
   /**
@@ -127,6 +139,7 @@ export class IdAllocator {
   async renew(): Promise<void> {
     const first = await this.store.reserveIds(this.batch);
     if (first > this.next) {
+      this.last = undefined;
       this.next = first;
       this.end = first + this.batch;
     }

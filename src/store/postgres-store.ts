@@ -141,10 +141,12 @@ export class PostgresStore implements AsyncStore {
             SELECT * FROM unnest(${tx.array(m.id, 'INT8')}::bigint[], ${tx.array(m.to, 'TEXT')}::text[], ${tx.array(m.from, 'TEXT')}::text[],
                                  ${tx.array(m.at, 'INT8')}::bigint[], ${tx.array(m.body, 'TEXT')}::text[])`;
         }
-        if (acks.length > 0) {
+        if (acks.some((a) => a.ids.length > 0)) {
+          const users = acks.flatMap((a) => a.ids.map(() => a.user));
+          const ids = acks.flatMap((a) => a.ids);
           await tx`DELETE FROM messages m
-            USING unnest(${tx.array(acks.map((a) => a.user), 'TEXT')}::text[], ${tx.array(acks.map((a) => a.upTo), 'INT8')}::bigint[]) AS a(recipient, up_to)
-            WHERE m.recipient = a.recipient AND m.id <= a.up_to`;
+            USING unnest(${tx.array(users, 'TEXT')}::text[], ${tx.array(ids, 'INT8')}::bigint[]) AS a(recipient, id)
+            WHERE m.recipient = a.recipient AND m.id = a.id`;
         }
       }),
     );

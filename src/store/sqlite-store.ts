@@ -36,7 +36,7 @@ interface MessageRow {
 export class SqliteStore implements Store {
   private readonly db: Database;
   private readonly insert: Statement;
-  private readonly deleteUpTo: Statement;
+  private readonly deleteOne: Statement;
   private readonly selectFor: Statement<MessageRow, [string, number, number]>;
   private readonly usageStmt: Statement<{ n: number; bytes: number | null }, [string]>;
   private readonly countForStmt: Statement<{ n: number }, [string]>;
@@ -53,13 +53,13 @@ export class SqliteStore implements Store {
     this.db.run('PRAGMA busy_timeout = 5000');
     this.migrate();
     this.insert = this.db.prepare('INSERT INTO messages (id, recipient, sender, sent_at, body) VALUES (?, ?, ?, ?, ?)');
-    this.deleteUpTo = this.db.prepare('DELETE FROM messages WHERE recipient = ? AND id <= ?');
+    this.deleteOne = this.db.prepare('DELETE FROM messages WHERE recipient = ? AND id = ?');
     this.selectFor = this.db.prepare('SELECT id, sender, recipient, sent_at, body FROM messages WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     this.usageStmt = this.db.prepare('SELECT count(*) AS n, sum(length(CAST(body AS BLOB))) AS bytes FROM messages WHERE recipient = ?');
     this.countForStmt = this.db.prepare('SELECT count(*) AS n FROM messages WHERE recipient = ?');
     this.commitTx = this.db.transaction((inserts: readonly StoredMessage[], acks: readonly Ack[]) => {
       for (const m of inserts) this.insert.run(m.id, m.to, m.from, m.at, m.body);
-      for (const a of acks) this.deleteUpTo.run(a.user, a.upTo);
+      for (const a of acks) for (const id of a.ids) this.deleteOne.run(a.user, id);
     });
   }
 

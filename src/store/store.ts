@@ -2,6 +2,10 @@
 // The interface knows nothing of SQL; sqlite-store.ts is the implementation.
 
 export interface StoredMessage {
+  /**
+   * The message's key (CLU-3): the id first stamped on it when a server accepted it, for ever the
+   * same, and the stored row's id. The id a connection is written is stamped at write time.
+   */
   readonly id: number;
   readonly from: string;
   readonly to: string;
@@ -10,16 +14,16 @@ export interface StoredMessage {
   readonly body: string;
 }
 
-/** A cumulative acknowledgement: `user` has every message up to and including `upTo`. */
+/** `user` acknowledged the stored messages with these keys (their stored ids): they go. */
 export interface Ack {
   readonly user: string;
-  readonly upTo: number;
+  readonly ids: readonly number[];
 }
 
 export interface Store {
   /** Inserts messages and applies acks in one durable transaction (group commit). */
   commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): void;
-  /** The stored messages for `user` with ids above `afterId`, oldest first, at most `limit` of them (SEC-6: pages). */
+  /** The stored messages for `user` with ids (keys) above `afterId`, in key order, at most `limit` of them (SEC-6: pages). */
   messagesFor(user: string, afterId?: number, limit?: number): StoredMessage[];
   /** How many messages wait for `user`. */
   countFor(user: string): number;

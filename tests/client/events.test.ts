@@ -51,11 +51,13 @@ describe('client events', () => {
       { type: 'message', id: 1, from: 5, at: 0, body: 'x' },
       { type: 'message', id: 1, at: 0, body: 'x' },
       { type: 'broadcast', id: '1', from: 'a', at: 0, body: 'x' },
+      { type: 'message', id: 1, key: '1', from: 'a', at: 0, body: 'x' },
       { type: 'private-accepted', user: 'yoda', host: 'h' },
       { type: 'bye', code: 'timeout' },
     ];
     for (const line of bad) expect(problemWith(line as ServerLine)).toBeString();
     expect(problemWith({ type: 'message', id: 1, from: 'a', at: 0, body: '' })).toBeUndefined();
+    expect(problemWith({ type: 'message', id: 9, key: 1, from: 'a', at: 0, body: '' })).toBeUndefined();
     expect(problemWith({ type: 'newer-thing' } as unknown as ServerLine)).toBeUndefined();
   });
 

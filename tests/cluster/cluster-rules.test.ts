@@ -76,6 +76,8 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect(reply.code).toBe('delivered');
     const got = await leia.waitFor(isMessage('hello across 🙂'));
     expect(got.from).toBe('hans');
+    // CLU-3: leia's node stamped the id; the key is the id hans's node gave it, which hans was told.
+    expect(got.key).toBe(reply.id);
   });
 
   test('MSG-2 a recipient on another node who blocks the sender: refused, nothing stored', async () => {
@@ -213,8 +215,10 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     const reply = await hans.request('broadcast to everyone');
     expect(reply.code).toBe('partial');
     expect(reply.reached).toBe(2);
-    await leia.waitFor((l) => l.type === 'broadcast' && l.body === 'to everyone' && l.from === 'hans');
-    await luke.waitFor((l) => l.type === 'broadcast' && l.body === 'to everyone');
+    const there = await leia.waitFor((l) => l.type === 'broadcast' && l.body === 'to everyone' && l.from === 'hans');
+    const here = await luke.waitFor((l) => l.type === 'broadcast' && l.body === 'to everyone');
+    // CLU-3: the same key on every node, the id hans was told.
+    expect([there.key, here.key]).toEqual([reply.id, reply.id]);
     expect(yoda.seen((l) => l.type === 'broadcast')).toEqual([]);
     expect(hans.seen((l) => l.type === 'broadcast')).toEqual([]);
   });

@@ -2,7 +2,9 @@ import { describe, expect, test } from 'bun:test';
 import { decodeEntry, encodeEntry, type NodeMessage } from '../../src/cluster/node-messages.ts';
 
 const samples: NodeMessage[] = [
-  { type: 'deliver', origin: 'n1:42', from: 'hans', to: 'yoda', at: 1_700_000_000_000, body: 'hi 🙂 "quoted" \\ {x}', replyTo: 'n1#abc' },
+  { type: 'deliver', origin: 'n1:42', key: 901, from: 'hans', to: 'yoda', at: 1_700_000_000_000, body: 'hi 🙂 "quoted" \\ {x}', replyTo: 'n1#abc' },
+  // From a node before keys (CLU-3): no key, still a message.
+  { type: 'deliver', origin: 'n1:43', from: 'hans', to: 'yoda', at: 1_700_000_000_000, body: 'old', replyTo: 'n1#abc' },
   { type: 'delivered', origins: ['n1:1', 'n1:2'] },
   { type: 'delivered', origins: [] },
   { type: 'refused', origin: 'n1:3', reason: 'offline' },
@@ -10,7 +12,7 @@ const samples: NodeMessage[] = [
   { type: 'backlog', user: 'yoda' },
   { type: 'login', user: 'yoda', owner: 'n2#e1', at: 5 },
   { type: 'logout', user: 'yoda', owner: 'n2#e1', at: 6 },
-  { type: 'broadcasts', items: [{ from: 'hans', at: 7, body: 'all of you' }] },
+  { type: 'broadcasts', items: [{ from: 'hans', at: 7, body: 'all of you' }, { key: 12, from: 'hans', at: 8, body: 'with a key' }] },
   { type: 'blocks', blocker: 'yoda' },
   { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: true },
   { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: false },
@@ -35,6 +37,8 @@ describe('node messages', () => {
       [{ type: 'delivered', d: '{"origins":[1]}' }, 'malformed delivered entry'],
       [{ type: 'refused', d: '{"origin":"n1:1","reason":"bored"}' }, 'malformed refused entry'],
       [{ type: 'broadcasts', d: '{"items":[{"from":"a"}]}' }, 'malformed broadcasts entry'],
+      [{ type: 'deliver', d: '{"origin":"n1:1","key":"7","from":"a","to":"b","at":1,"body":"x","replyTo":"n"}' }, 'malformed deliver entry'],
+      [{ type: 'broadcasts', d: '{"items":[{"key":-1,"from":"a","at":1,"body":"x"}]}' }, 'malformed broadcasts entry'],
       [{ type: 'login', user: 'yoda', at: 'soon' }, 'malformed login entry'],
       [{}, 'unknown entry type undefined'],
     ];

@@ -135,6 +135,39 @@ describe('OFF-2 stored messages at login', () => {
     expect(await server.server.state.store.countFor('leia')).toBe(0);
   });
 
+  test('CLU-3 stored messages are written with fresh, growing ids and their key (the id the sender was told); an ack of the id removes that one', async () => {
+    server = await start();
+    const hans = await user('hans');
+    const keys = [(await hans.request('message leia one')).id, (await hans.request('message leia two')).id];
+    const login = async () => {
+      const leia = await RawClient.connect(server.port);
+      track(leia);
+      leia.autoAck = false;
+      await leia.login('leia', '$blasterpistol$');
+      return leia;
+    };
+    const first = await login();
+    const [one, two] = [await first.event('message'), await first.event('message')];
+    expect([one?.key, two?.key]).toEqual(keys);
+    expect(one?.id as number).toBeGreaterThan(keys[1] as number);
+    expect(two?.id as number).toBeGreaterThan(one?.id as number);
+    first.send(`ack ${one?.id}`);
+    await first.request('whoelse');
+    await hans.request('whoelse');
+    expect((await server.server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual(['two']);
+    first.kill();
+    await first.closed;
+    // Sent again at the next login: the same key, an id above every id of the first connection.
+    const second = await login();
+    const again = await second.event('message');
+    expect(again).toMatchObject({ body: 'two', key: keys[1], offline: true });
+    expect(again.id as number).toBeGreaterThan(two?.id as number);
+    second.send(`ack ${again.id}`);
+    await second.request('whoelse');
+    await hans.request('whoelse');
+    expect(await server.server.state.store.countFor('leia')).toBe(0);
+  });
+
   test('a login that never acknowledges gets the same messages again next time', async () => {
     server = await start();
     const hans = await user('hans');

@@ -2,6 +2,7 @@
 // pages, with messages arriving meanwhile kept in id order.
 
 import { describe, expect, test } from 'bun:test';
+import { ChatError, ErrorCode } from '../../src/protocol/errors.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { useServer } from '../helpers/test-server.ts';
 
@@ -64,7 +65,8 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const ids = all.map((m) => Number(m.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     leia.send(`ack ${ids.at(-1)}`);
-    expect(await sent).toMatchObject({ code: 'delivered' });
+    // The sender is told the message's key, the id it was given when accepted (CLU-3).
+    expect(await sent).toMatchObject({ code: 'delivered', id: all.at(-1)?.key });
     hans.kill();
   });
 
@@ -75,7 +77,7 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const leia = track(await RawClient.connect(port));
     leia.autoAck = false;
     await leia.login('leia', '$blasterpistol$');
-    await yoda.request('broadcast to everyone');
+    const told = await yoda.request('broadcast to everyone');
     await leia.request('whoelse');
     expect(leia.seen((l) => l.type === 'broadcast')).toHaveLength(0);
     leia.send(`ack ${leia.seen((l) => l.type === 'message')[9]?.id}`);
@@ -83,5 +85,39 @@ describe('SEC-6 a large backlog goes out in pages', () => {
     const lastStored = leia.seen((l) => l.type === 'message').at(-1);
     expect(lastStored?.body).toBe('stored 15');
     expect(Number(broadcast.id)).toBeGreaterThan(Number(lastStored?.id));
+    // CLU-3: stamped when written, it keeps the key the sender was told.
+    expect(broadcast.key).toBe(told.id);
   });
+
+  // The next page holds nothing (what waited behind the backlog is stamped next) or one more stored message.
+  for (const count of [2, 3]) {
+    test(`CLU-3 no id left to stamp the next lines (ids cannot be reserved), ${count} stored: the user is told to come back, nothing is lost`, async () => {
+      const { port, server } = await start({ config: { backlogPage: 2, rateLimit: 0 } });
+      const yoda = await user('yoda');
+      for (let i = 1; i <= count; i++) await yoda.request(`message leia stored ${i}`);
+      const leia = track(await RawClient.connect(port));
+      leia.autoAck = false;
+      await leia.login('leia', '$blasterpistol$');
+      await leia.request('whoelse');
+      const page = leia.seen((l) => l.type === 'message');
+      expect(page).toHaveLength(2);
+      // Behind the page: a message (its sender waits) and a broadcast.
+      const hans = await as(port, 'hans');
+      hans.send('#w message leia waiting');
+      await hans.request('whoelse');
+      await yoda.request('broadcast to everyone');
+      // From now on no id can be had: the store is unreachable and the blocks are used up.
+      const { ids } = server.state;
+      ids.take = () => {
+        throw new ChatError(ErrorCode.Busy, 'The server is reserving message ids; try again in a moment');
+      };
+      leia.send(`ack ${page[1]?.id}`);
+      await leia.closed;
+      expect(leia.lines.at(-1)).toMatchObject({ type: 'bye', code: 'store-unavailable' });
+      // The waiting message was stored for the next login, and its sender told so.
+      expect(await hans.waitFor((l) => l.re === 'w')).toMatchObject({ code: 'stored' });
+      expect((await server.state.store.messagesFor('leia')).map((m) => m.body)).toEqual([...(count === 3 ? ['stored 3'] : []), 'waiting']);
+      hans.kill();
+    });
+  }
 });

@@ -50,10 +50,10 @@ describe('needsEscape', () => {
 describe('hot-path lines equal the JSON of their object', () => {
   test('encodeMessage: message and broadcast, online and offline', () => {
     fc.assert(
-      fc.property(fc.constantFrom('message' as const, 'broadcast' as const), id, anyString, id, anyString, fc.boolean(), (type, i, from, at, body, offline) => {
-        const line = encodeMessage(type, i, from, at, body, offline);
-        expect(line).toBe(encodeLine({ type, id: i, from, at, body, ...(offline && { offline: true as const }) }));
-        expect(JSON.parse(line)).toEqual({ type, id: i, from, at, body, ...(offline && { offline: true }) });
+      fc.property(fc.constantFrom('message' as const, 'broadcast' as const), id, id, anyString, id, anyString, fc.boolean(), (type, i, key, from, at, body, offline) => {
+        const line = encodeMessage(type, i, from, at, body, offline, key);
+        expect(line).toBe(encodeLine({ type, id: i, key, from, at, body, ...(offline && { offline: true as const }) }));
+        expect(JSON.parse(line)).toEqual({ type, id: i, key, from, at, body, ...(offline && { offline: true }) });
       }),
       RUNS,
     );

@@ -7,8 +7,10 @@ describe('server lines (PROTO-1)', () => {
     const line = encodeMessage('message', 7, 'hans', 1700000000000, body, true);
     expect(line.endsWith('\n')).toBe(true);
     expect(line.slice(0, -1)).not.toContain('\n');
-    expect(parseServerLine(line.slice(0, -1))).toEqual({ type: 'message', id: 7, from: 'hans', at: 1700000000000, body, offline: true });
-    expect(JSON.parse(encodeMessage('broadcast', 1, 'a', 2, 'b'))).toEqual({ type: 'broadcast', id: 1, from: 'a', at: 2, body: 'b' });
+    expect(parseServerLine(line.slice(0, -1))).toEqual({ type: 'message', id: 7, key: 7, from: 'hans', at: 1700000000000, body, offline: true });
+    expect(JSON.parse(encodeMessage('broadcast', 1, 'a', 2, 'b'))).toEqual({ type: 'broadcast', id: 1, key: 1, from: 'a', at: 2, body: 'b' });
+    // CLU-3: a message written again keeps its key under a new id.
+    expect(JSON.parse(encodeMessage('message', 90, 'a', 2, 'b', true, 7))).toEqual({ type: 'message', id: 90, key: 7, from: 'a', at: 2, body: 'b', offline: true });
   });
 
   test('replies carry re only when the request had a tag (PROTO-2)', () => {

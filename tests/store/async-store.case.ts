@@ -49,18 +49,18 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.messagesFor('o"b{i}\\')).toEqual(messages);
       expect(await store.messagesFor('NULL')).toEqual(handed.map(({ origin: _, ...m }) => m));
       expect(await store.storeOnce(handed)).toBe(0);
-      await store.commit([], [{ user: 'o"b{i}\\', upTo: 3 }]);
+      await store.commit([], [{ user: 'o"b{i}\\', ids: [1, 2, 3] }]);
       expect(await store.countFor('o"b{i}\\')).toBe(AWKWARD.length - 3);
     });
 
-    test('an ack removes the recipient’s messages up to its id and no one else’s', async () => {
+    test('an ack removes the recipient’s messages with its ids (keys) and no others, not even lower ones (CLU-3)', async () => {
       const { store } = await fresh();
-      await store.commit([msg(1), msg(2), msg(3), msg(4, 'leia')], []);
-      await store.commit([], [{ user: 'yoda', upTo: 2 }]);
-      expect((await store.messagesFor('yoda')).map((m) => m.id)).toEqual([3]);
+      await store.commit([msg(1), msg(2), msg(3), msg(4, 'leia'), msg(5)], []);
+      await store.commit([], [{ user: 'yoda', ids: [2, 3] }, { user: 'yoda', ids: [4] }]);
+      expect((await store.messagesFor('yoda')).map((m) => m.id)).toEqual([1, 5]);
       expect(await store.countFor('leia')).toBe(1);
-      await store.commit([], [{ user: 'yoda', upTo: 2 }]);
-      expect(await store.countFor('yoda')).toBe(1);
+      await store.commit([], [{ user: 'yoda', ids: [2, 3] }]);
+      expect(await store.countFor('yoda')).toBe(2);
     });
 
     test('a commit is all or nothing', async () => {
@@ -113,7 +113,7 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.storeOnce([origin('n1:1', 1), origin('n1:2', 2), origin('n1:1', 1)])).toBe(2);
       expect(await store.storeOnce([origin('n1:2', 2), origin('n2:1', 3)])).toBe(1);
       expect((await store.messagesFor('yoda')).map((m) => m.id)).toEqual([1, 2, 3]);
-      await store.commit([], [{ user: 'yoda', upTo: 3 }]);
+      await store.commit([], [{ user: 'yoda', ids: [1, 2, 3] }]);
       expect(await store.storeOnce([origin('n1:1', 1), origin('n2:1', 3)])).toBe(0);
       expect(await store.countFor('yoda')).toBe(0);
       expect(await store.storeOnce([])).toBe(0);

@@ -48,11 +48,11 @@ describe('SqliteStore', () => {
     expect(s.messagesFor('nobody')).toEqual([]);
   });
 
-  test('an ack removes the recipient’s messages up to its id and no one else’s', () => {
+  test('an ack removes the recipient’s messages with its ids (keys) and no one else’s', () => {
     const s = store(':memory:');
     s.commit([msg(1), msg(2), msg(3), msg(4, 'leia')], []);
-    s.commit([], [{ user: 'yoda', upTo: 2 }]);
-    expect(s.messagesFor('yoda').map((m) => m.id)).toEqual([3]);
+    s.commit([], [{ user: 'yoda', ids: [2, 3] }, { user: 'leia', ids: [1] }]);
+    expect(s.messagesFor('yoda').map((m) => m.id)).toEqual([1]);
     expect(s.countFor('leia')).toBe(1);
   });
 

@@ -391,6 +391,41 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(await bodies(page)).toEqual(['first', 'my reply', 'second, not acknowledged', 'third']);
   });
 
+  test('WEB-3 CLU-3 the page shows each message once by its key: one stored late with a key below those shown is shown, one sent again is not', async () => {
+    const { state } = (await start()).server;
+    const yoda = await tcp('yoda');
+    const page = await newPage();
+    // Every ack from the page is lost: what it was shown is sent again, with new ids, at each login.
+    let acked = () => {};
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((m) => {
+        if (String(m).startsWith('ack ')) acked();
+        else upstream.send(m);
+      });
+    });
+    await page.reload();
+    await logIn(page, 'hans');
+    await open(page, 'yoda');
+    // A message accepted before the others, on a node that died; its node stores it late (here: straight into the store).
+    const late = state.ids.take();
+    // The page saves what it showed before it acks (WEB-3): the ack says it is saved.
+    const saved = new Promise<void>((resolve) => (acked = resolve));
+    yoda.send('message hans shown once');
+    await waitBody(page, 'shown once');
+    await saved;
+    await state.store.commit([{ id: late, from: 'yoda', to: 'hans', at: state.now(), body: 'stored late' }], []);
+    await page.reload();
+    await logIn(page, 'hans');
+    await waitBody(page, 'stored late');
+    yoda.send('message hans after');
+    await waitBody(page, 'after');
+    expect(await bodies(page)).toEqual(['shown once', 'stored late', 'after']);
+    // What the page keeps: the keys shown, the late one among them.
+    const kept = await page.evaluate((k) => localStorage[k], `chat/${state.instance}/hans`);
+    expect((JSON.parse(kept as string) as { keys: number[] }).keys).toContain(late);
+  });
+
   test('WEB-3 the page reconnects by itself after a server restart, keeping the conversation', async () => {
     const first = await start();
     const { port, dir } = first;

@@ -16,7 +16,7 @@ class MapStorage implements KeyValue {
 const message = (id: number, from = 'yoda', body = `m${id}`) => ({ id, from, at: 1_700_000_000_000 + id, body });
 
 describe('History', () => {
-  test('WEB-3 receive: an id at or below the highest seen is not kept again, across a reload', () => {
+  test('WEB-3 receive from a server before keys: an id at or below the highest seen is not kept again, across a reload', () => {
     const storage = new MapStorage();
     const h = new History(storage, History.keyFor(7, 'hans'));
     expect(h.receive('yoda', message(5))).toBe(true);
@@ -28,6 +28,34 @@ describe('History', () => {
     expect(again.receive('yoda', message(5))).toBe(false);
     expect(again.receive('yoda', message(6))).toBe(true);
     expect(again.conversation('yoda').entries.map((e) => e.body)).toEqual(['m5', 'm6']);
+  });
+
+  test('WEB-3 CLU-3 receive: a message is kept once by its key, whatever its id, across a reload', () => {
+    const storage = new MapStorage();
+    const h = new History(storage, History.keyFor(7, 'hans'));
+    expect(h.receive('yoda', { ...message(50), key: 50 })).toBe(true);
+    // Sent again with a new id (a lost ack), then one stored by another node with a lower key.
+    expect(h.receive('yoda', { ...message(60), key: 50 })).toBe(false);
+    expect(h.receive('yoda', { ...message(61), key: 9 })).toBe(true);
+    h.save();
+    const again = new History(storage, History.keyFor(7, 'hans'));
+    expect(again.receive('yoda', { ...message(70), key: 9 })).toBe(false);
+    expect(again.receive('yoda', { ...message(71), key: 71 })).toBe(true);
+    expect(again.conversation('yoda').entries.map((e) => e.key)).toEqual([50, 9, 71]);
+  });
+
+  test('CLU-3 what a page from before keys saved still loads: its highest id rules keyless messages, keys start afresh', () => {
+    const storage = new MapStorage();
+    const old = { v: 1, seen: 40, current: 'yoda', conversations: { yoda: { entries: [{ id: 40, from: 'yoda', at: 1, body: 'm40' }], unread: 0 } } };
+    storage.setItem(History.keyFor(7, 'hans'), JSON.stringify(old));
+    const h = new History(storage, History.keyFor(7, 'hans'));
+    expect(h.current).toBe('yoda');
+    expect(h.receive('yoda', message(40))).toBe(false);
+    expect(h.receive('yoda', { ...message(41), key: 12 })).toBe(true);
+    h.save();
+    const saved = JSON.parse(storage.getItem(History.keyFor(7, 'hans')) as string) as { seen: number; keys: number[] };
+    expect([saved.seen, saved.keys]).toEqual([40, [12]]);
+    expect(h.conversation('yoda').entries.map((e) => e.body)).toEqual(['m40', 'm41']);
   });
 
   test('WEB-3 keyFor: each server instance and user has its own history', () => {

@@ -235,7 +235,8 @@ function onEvent(line: ServerLine): void {
 function receive(line: MessageLine): void {
   if (!page.history || !page.me) return;
   const conversation = line.type === 'broadcast' ? EVERYONE : line.from;
-  const entry: Entry & { id: number } = { id: line.id, from: line.from, at: line.at, body: line.body, ...(line.offline && { offline: true }) };
+  const entry: Entry & { id: number } = { id: line.id, ...(line.key !== undefined && { key: line.key }), from: line.from, at: line.at, body: line.body, ...(line.offline && { offline: true }) };
+  // Shown once by its key (CLU-3); the ack names the id it came with.
   const fresh = page.history.receive(conversation, entry, conversation === page.history.current && !document.hidden);
   if (fresh) {
     if (conversation === page.history.current) append(entry);

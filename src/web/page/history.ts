@@ -1,6 +1,8 @@
 // What the page remembers between reloads, per server instance and user (WEB-3): every
-// conversation, the highest message id shown, which conversation was open, what is blocked.
+// conversation, the keys of the messages shown (CLU-3), which conversation was open, what is blocked.
 // Pure apart from the Storage it is given (localStorage in the page, a Map in tests). Never a password.
+
+import { ShownOnce, type ShownSaved, type Sighting } from '../../protocol/shown-once.ts';
 
 /** The conversation of broadcasts; user names cannot contain a space, so no user is called this. */
 export const EVERYONE = '* everyone';
@@ -9,8 +11,10 @@ export const EVERYONE = '* everyone';
 export type Fate = 'sending' | 'delivered' | 'stored' | 'sent' | 'partial' | 'refused' | 'unknown';
 
 export interface Entry {
-  /** The server's message id (own messages get theirs with the reply). */
+  /** The server's message id (own messages get theirs, the key, with the reply). */
   id?: number;
+  /** A received message's key (CLU-3): what it is shown once by. Servers before keys send none. */
+  key?: number;
   from: string;
   at: number;
   body: string;
@@ -32,7 +36,10 @@ export interface Conversation {
 
 interface Saved {
   v: 1;
+  /** Highest id shown of messages without a key (all there was before keys). */
   seen: number;
+  /** The keys of the latest messages shown (CLU-3); absent in what older pages saved. */
+  keys?: ShownSaved['keys'];
   current: string | undefined;
   conversations: Record<string, Conversation>;
 }
@@ -48,6 +55,7 @@ export const KEEP_ENTRIES = 500;
 
 export class History {
   private data: Saved;
+  private readonly shown: ShownOnce;
 
   constructor(
     private readonly storage: KeyValue,
@@ -55,6 +63,7 @@ export class History {
     readonly key: string,
   ) {
     this.data = History.read(storage, key);
+    this.shown = new ShownOnce({ keys: this.data.keys, upTo: this.data.seen });
   }
 
   static keyFor(server: unknown, user: string): string {
@@ -74,6 +83,9 @@ export class History {
 
   /** Writes everything; failing (storage full, private mode) only costs what a reload remembers. */
   save(): void {
+    const { keys, upTo } = this.shown.toJSON();
+    this.data.keys = keys;
+    this.data.seen = upTo;
     try {
       this.storage.setItem(this.key, JSON.stringify(this.data));
     } catch {
@@ -81,8 +93,9 @@ export class History {
     }
   }
 
+  /** Highest id shown of messages without a key. */
   get seen(): number {
-    return this.data.seen;
+    return this.shown.upTo;
   }
 
   get current(): string | undefined {
@@ -109,12 +122,13 @@ export class History {
   }
 
   /**
-   * A routed message from the server. Returns false (and keeps nothing) when its id was shown
-   * before: after a reload or a reconnect the server sends again what was not acknowledged.
+   * A routed message from the server. Returns false (and keeps nothing) when it was shown before,
+   * by its key (without one, when its id is at or below the highest shown): after a reload or a
+   * reconnect the server sends again what was not acknowledged, and after a node died another
+   * node may send it with a new id (CLU-3).
    */
-  receive(conversation: string, entry: Entry & { id: number }, looking = this.data.current === conversation): boolean {
-    if (entry.id <= this.data.seen) return false;
-    this.data.seen = entry.id;
+  receive(conversation: string, entry: Entry & Sighting, looking = this.data.current === conversation): boolean {
+    if (!this.shown.firstSight(entry)) return false;
     const c = this.conversation(conversation);
     this.push(c, entry);
     // Unread unless it is the open conversation and the user is looking at it (the tab is visible).
