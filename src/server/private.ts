@@ -95,10 +95,10 @@ export async function startprivate(ctx: Context, [user]: readonly string[]): Pro
 
 /** P2P-2, on the node that holds `to`: records `from`'s request and tells `to`, or says why not. */
 export function askedPrivate(state: ServerState, from: string, to: string): PrivateRefusal | undefined {
+  // Checked here too, first: blocks reach other nodes' copies a moment later (the recipient's node decides).
+  if (state.isBlocking(to, from)) return { code: ErrorCode.BlockedByRecipient, text: blockedError(to).message };
   const target = state.sessions.get(to);
   if (!target) return { code: ErrorCode.Offline, text: `${to} is not online` };
-  // Checked here too: blocks reach other nodes' copies a moment later (the recipient's node decides).
-  if (state.isBlocking(to, from)) return { code: ErrorCode.BlockedByRecipient, text: blockedError(to).message };
   if (target.privatePeers.has(from)) return { code: ErrorCode.AlreadyPrivate, text: `You already have a private chat with ${to}` };
   const key = requestKey(from, to);
   if (target.privateRequests.has(key)) return { code: ErrorCode.RequestPending, text: `You already asked ${to}; waiting for an answer` };
