@@ -90,4 +90,14 @@ export function deliveryContract(name: string, setup: () => Promise<DeliveryRig>
     await rig.settle();
     expect(leia.filter((l) => l.includes('private-closed'))).toHaveLength(1);
   });
+
+  test(`${name}: P2P-2 an acceptance that finds its requester gone closes the chat on the accepter's side at once`, async () => {
+    const rig = await setup();
+    const leia = await rig.login('leia');
+    (rig.state.sessions.get('leia') as Session).privatePeers.add('hans');
+    rig.state.delivery.privateNotice({ kind: 'accepted', from: 'leia', to: 'hans', host: '127.0.0.1', port: 40000, token: 'ab'.repeat(16) });
+    await rig.settle();
+    expect(leia.filter((l) => l.includes('private-closed') && l.includes('"hans"'))).toHaveLength(1);
+    expect((rig.state.sessions.get('leia') as Session).privatePeers.size).toBe(0);
+  });
 }
