@@ -174,8 +174,10 @@ describe.skipIf(skip)('CLU-1 P2P-2 private-chat brokering with the users on diff
     // Node a stops as a crash would: no logout, no notice; its lease expires and node b's janitor
     // logs hans out.
     await (a.server.cluster as NonNullable<typeof a.server.cluster>).node.abandon();
-    await yoda.event('private-closed', { user: 'hans', reason: 'disconnected' });
-    await leia.event('private-lapsed', { user: 'hans', reason: 'disconnected' });
+    // The lease lapses (1.5 s), then a janitor sweep (every 1.5 s) finds it: longer than a usual wait.
+    const told = (type: string) => (l: Record<string, unknown>) => l.type === type && l.user === 'hans' && l.reason === 'disconnected';
+    await yoda.waitFor(told('private-closed'), 'private-closed from hans', 10_000);
+    await leia.waitFor(told('private-lapsed'), 'private-lapsed from hans', 10_000);
     expect((await yoda.request('stopprivate hans')).code).toBe('no-private');
     expect((await leia.request('startprivate hans')).code).toBe('offline');
   }, TEST_MS);
