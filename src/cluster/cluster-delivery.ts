@@ -10,10 +10,12 @@ import { encodeMessage } from '../protocol/server-lines.ts';
 import type { BroadcastResult, Claimed, Delivery } from '../server/delivery.ts';
 import { holdOrSend, sendBacklog, sendOnline, store } from '../server/messaging.ts';
 import { announce } from '../server/presence.ts';
+import { privatePeerGone, receivePrivate, type PrivateNotice, type PrivateRefusal } from '../server/private.ts';
 import type { Outcome } from '../server/session.ts';
 import type { ServerState } from '../server/state.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { ClusterNode } from './cluster-node.ts';
+import { ClusterPrivate } from './cluster-private.ts';
 import { Handoffs, type HandoffOutcome } from './handoffs.ts';
 import type { Deliver, EventEntry, InboxEntry } from './node-messages.ts';
 import type { PresenceChange } from './presence-mirror.ts';
@@ -25,6 +27,7 @@ function nodeOf(owner: string): string {
 
 export class ClusterDelivery implements Delivery {
   readonly handoffs: Handoffs;
+  private readonly privateChats: ClusterPrivate;
   private seq = 0;
   /** Broadcasts sent here this turn, published as one events entry at its end. */
   private broadcasts: { key: number; from: string; at: number; body: string }[] = [];
@@ -39,6 +42,7 @@ export class ClusterDelivery implements Delivery {
       onLog: state.log,
       afterStore: (to) => this.afterStore(to),
     });
+    this.privateChats = new ClusterPrivate(state, node);
   }
 
   /** Starts the timer that stores handed-off messages nobody confirmed in time. */
@@ -135,9 +139,12 @@ export class ClusterDelivery implements Delivery {
     if (!online) this.unclaim(user);
   }
 
-  /** Private-chat notices reach users on this node only (P2P across nodes is not wired yet). */
-  tell(user: string, line: string): void {
-    this.state.sessions.get(user)?.conn.send(line);
+  askPrivate(from: string, to: string): Promise<PrivateRefusal | undefined> {
+    return this.privateChats.ask(from, to);
+  }
+
+  privateNotice(notice: PrivateNotice): void {
+    this.privateChats.notice(notice);
   }
 
   /** A block list changed here: every node applies the change (in stream order, before later presence). */
@@ -161,6 +168,12 @@ export class ClusterDelivery implements Delivery {
       case 'refused':
         void this.handoffs.refused(entry.origin, entry.reason, Date.now());
         return;
+      case 'private':
+        return receivePrivate(this.state, entry.notice);
+      case 'private-ask':
+        return this.privateChats.onAsk(entry);
+      case 'private-answer':
+        return this.privateChats.onAnswer(entry);
       case 'backlog': {
         const session = this.state.sessions.get(entry.user);
         // A session whose backlog is being paged reads the new ones with its next page.
@@ -189,6 +202,9 @@ export class ClusterDelivery implements Delivery {
   onEvent(entry: EventEntry, change: PresenceChange): void {
     if (entry.type === 'login' || entry.type === 'logout') {
       if (change) announce(this.state, entry.user, change === 'login');
+      // A user of a node that died says nothing to their private-chat peers: they are told here
+      // (after a normal logout its node's notices, sent before the logout, normally came first and this finds nothing left).
+      if (change === 'logout') privatePeerGone(this.state, entry.user);
       return;
     }
     if (entry.type === 'broadcasts') {

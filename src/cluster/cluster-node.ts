@@ -11,7 +11,7 @@ import { RedisLink } from './redis-link.ts';
 import { SessionRegistry } from './sessions.ts';
 import { append, lastId, StreamReader } from './streams.ts';
 
-const INBOX_TYPES: ReadonlySet<string> = new Set<InboxEntry['type']>(['deliver', 'delivered', 'refused', 'backlog']);
+const INBOX_TYPES: ReadonlySet<string> = new Set<InboxEntry['type']>(['deliver', 'delivered', 'refused', 'backlog', 'private', 'private-ask', 'private-answer']);
 
 export interface ClusterNodeOptions {
   readonly url: string;

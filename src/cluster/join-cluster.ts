@@ -58,6 +58,7 @@ export async function joinCluster(state: ServerState, options: ClusterOptions): 
     throw new Error(`cannot join the cluster at ${where}: ${(err as Error).message.replace(options.url, where)}`);
   }
   state.log(`cluster: Redis ${where} reachable; serving as node ${options.node}`);
+  state.mayServe = () => node.lease.mayServe();
   state.lockout = new ClusterLockout(node.link, node.keys, { blockMs: state.config.blockDurationMs });
   delivery = new ClusterDelivery(state, node);
   delivery.start();

@@ -80,12 +80,6 @@ export class Keys {
     return `${this.prefix}locked:${user}`;
   }
 
-  /** A private-chat request from `from` to `to` waiting for an answer (P2P-2); its PX is the request lapse. */
-  privateRequest(from: string, to: string): string {
-    // Length-prefixed, so that no pair of names can make another pair's key.
-    return `${this.prefix}private:${from.length}:${from}:${to}`;
-  }
-
   /** Node-to-node traffic addressed to one node. */
   inbox(node: string): string {
     return `${this.prefix}inbox:${node}`;

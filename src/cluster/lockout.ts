@@ -44,6 +44,11 @@ if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[
 redis.call('DEL', KEYS[1])
 return 1`);
 
+/** KEYS: checking. A begun check that could not be made (it threw): neither right nor wrong, no strike. */
+const ABANDON = new Script(`
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 1`);
+
 export type Begin = { readonly go: true } | { readonly go: false; readonly reason: 'locked'; readonly ms: number } | { readonly go: false; readonly reason: 'busy' };
 
 export type Strike = { readonly locked: false; readonly strikes: number } | { readonly locked: true; readonly ms: number };
@@ -70,7 +75,7 @@ export class ClusterLockout {
     this.strikeMemoryMs = options.strikeMemoryMs ?? 24 * 3600_000;
   }
 
-  /** Before verifying a password for `user`: whether to check it now. Pair each `go` with fail() or succeed(). */
+  /** Before verifying a password for `user`: whether to check it now. Pair each `go` with fail(), succeed() or abandon(). */
   async begin(user: string): Promise<Begin> {
     const [status, ms] = await this.link.eval<[number, number]>(BEGIN, this.userKeys(user), [MAX_STRIKES, this.checkMs]);
     if (status === 1) return { go: true };
@@ -86,6 +91,11 @@ export class ClusterLockout {
   /** The password was right. */
   async succeed(user: string): Promise<void> {
     await this.link.eval(SUCCEED, [this.keys.strikes(user), this.keys.checking(user)], []);
+  }
+
+  /** The check could not be made (the password queue refused it, the verify threw): its strike is free again at once. */
+  async abandon(user: string): Promise<void> {
+    await this.link.eval(ABANDON, [this.keys.checking(user)], []);
   }
 
   /** How long `user` stays locked (0 when not locked). */

@@ -3,6 +3,8 @@
 // An entry that does not decode (another version, a bug) is reported and skipped, never thrown.
 // Session scripts (sessions.ts) write `login`/`logout` entries themselves, as flat fields.
 
+import type { PrivateNotice, PrivateRefusal } from '../server/private.ts';
+
 /** A direct message on its way to the node that holds the recipient's session. */
 export interface Deliver {
   readonly type: 'deliver';
@@ -41,6 +43,29 @@ export interface Backlog {
   readonly user: string;
 }
 
+/** P2P-*: one side of a private chat tells the other side, a user of the receiving node (receivePrivate). */
+export interface PrivateEntry {
+  readonly type: 'private';
+  readonly notice: PrivateNotice;
+}
+
+/** P2P-2: `from` asks `to`, a user of the receiving node, for a private chat; the answer goes to `replyTo`. */
+export interface PrivateAsk {
+  readonly type: 'private-ask';
+  /** Unique among the asking node's open asks. */
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly replyTo: string;
+}
+
+/** The answer to a PrivateAsk: without a refusal, the request was put to the user. */
+export interface PrivateAnswer {
+  readonly type: 'private-answer';
+  readonly id: string;
+  readonly refusal?: PrivateRefusal;
+}
+
 /** A login or logout (written by the session scripts). */
 export interface Presence {
   readonly type: 'login' | 'logout';
@@ -68,7 +93,7 @@ export interface BlocksChanged {
   readonly on?: boolean;
 }
 
-export type InboxEntry = Deliver | Delivered | Refused | Backlog;
+export type InboxEntry = Deliver | Delivered | Refused | Backlog | PrivateEntry | PrivateAsk | PrivateAnswer;
 export type EventEntry = Presence | Broadcasts | BlocksChanged;
 export type NodeMessage = InboxEntry | EventEntry;
 
@@ -82,7 +107,7 @@ export function encodeEntry(message: NodeMessage): Record<string, string> {
 }
 
 /** The types whose data is one JSON field. */
-const DATA_TYPES = new Set(['deliver', 'delivered', 'refused', 'backlog', 'broadcasts', 'blocks']);
+const DATA_TYPES = new Set(['deliver', 'delivered', 'refused', 'backlog', 'broadcasts', 'blocks', 'private', 'private-ask', 'private-answer']);
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -119,6 +144,16 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
     case 'backlog':
       if (isString(d.user)) return { type, user: d.user };
       break;
+    case 'private':
+      if (isNotice(d.notice)) return { type, notice: d.notice };
+      break;
+    case 'private-ask':
+      if (isString(d.id) && isString(d.from) && isString(d.to) && isString(d.replyTo)) return { type, id: d.id, from: d.from, to: d.to, replyTo: d.replyTo };
+      break;
+    case 'private-answer':
+      if (isString(d.id) && d.refusal === undefined) return { type, id: d.id };
+      if (isString(d.id) && isRefusal(d.refusal)) return { type, id: d.id, refusal: d.refusal };
+      break;
     case 'broadcasts':
       if (Array.isArray(d.items) && d.items.every((i: unknown) => isBroadcast(i))) return { type, items: d.items };
       break;
@@ -136,4 +171,28 @@ function isBroadcast(v: unknown): v is Broadcasts['items'][number] {
   if (typeof v !== 'object' || v === null) return false;
   const b = v as Record<string, unknown>;
   return isString(b.from) && isTime(b.at) && isString(b.body) && (b.key === undefined || isTime(b.key));
+}
+
+function isNotice(v: unknown): v is PrivateNotice {
+  if (typeof v !== 'object' || v === null) return false;
+  const n = v as Record<string, unknown>;
+  if (!isString(n.from) || !isString(n.to)) return false;
+  switch (n.kind) {
+    case 'accepted':
+      return isString(n.host) && typeof n.port === 'number' && isString(n.token);
+    case 'declined':
+      return true;
+    case 'lapsed':
+    case 'closed':
+      return isString(n.reason);
+    default:
+      return false;
+  }
+}
+
+/** The code comes from another node of the same cluster: only its shape is checked. */
+function isRefusal(v: unknown): v is PrivateRefusal {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return isString(r.code) && isString(r.text);
 }

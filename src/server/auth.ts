@@ -132,10 +132,18 @@ export function makePasswordHandler(register: Registrar) {
   };
 }
 
-/** Adds `name`'s account from the shared store, if it has one now. */
+/**
+ * Adds `name`'s account from the shared store, if it has one now; if not, the name of an account
+ * registered elsewhere that looks like it, so that a registration of `name` is refused (SEC-3).
+ */
 async function learnAccount(state: ServerState, name: string): Promise<void> {
   const secret = await state.store.account(name);
-  if (secret === undefined || state.accounts.has(name)) return;
+  if (secret === undefined) {
+    const like = await state.store.similarAccount(name);
+    if (like !== undefined) state.indexName(like);
+    return;
+  }
+  if (state.accounts.has(name)) return;
   state.accounts.set(name, secret);
   state.indexName(name);
 }
@@ -186,7 +194,12 @@ function refuseBadName(ctx: Context, name: string): void {
   const problem = usernameProblem(name);
   if (problem) throw new ChatError(ErrorCode.BadUsername, `That username cannot be registered: ${problem}`);
   const other = ctx.state.similarName(name);
-  if (other !== undefined) throw new ChatError(ErrorCode.NameTaken, `That username is too much like the existing ${JSON.stringify(other)} (by case or look-alike letters); choose another`);
+  if (other !== undefined) throw tooMuchLike(other);
+}
+
+/** SEC-3: the refusal of a new name that would pass for `other`. */
+export function tooMuchLike(other: string): ChatError {
+  return new ChatError(ErrorCode.NameTaken, `That username is too much like the existing ${JSON.stringify(other)} (by case or look-alike letters); choose another`);
 }
 
 /** SEC-2: an address with too many failed logins is banned for a while (ejabberd's mod_fail2ban). */

@@ -3,6 +3,7 @@
 // (local-delivery.ts); several nodes route through Redis instead. Handlers do not know which.
 
 import type { StoredMessage } from '../store/store.ts';
+import type { PrivateNotice, PrivateRefusal } from './private.ts';
 import type { Outcome } from './session.ts';
 
 export interface BroadcastResult {
@@ -38,6 +39,8 @@ export interface Delivery {
   broadcast(from: string, id: number, at: number, body: string): BroadcastResult;
   /** PRES-1: `user` logged in or out; everyone else online is told, but those `user` blocks. */
   presence(user: string, online: boolean): void;
-  /** One encoded line to `user`, if online (private-chat notices, P2P-*). */
-  tell(user: string, line: string): void;
+  /** P2P-2: `from` asks `to` for a private chat; the node holding `to` records it (askedPrivate) or refuses. */
+  askPrivate(from: string, to: string): Promise<PrivateRefusal | undefined>;
+  /** P2P-2/4/5: one side of a private chat tells the other, on the node holding `notice.to` (receivePrivate). */
+  privateNotice(notice: PrivateNotice): void;
 }

@@ -27,6 +27,8 @@ const MAX_WAITING_LINES = 32;
  */
 const MAX_WAITING_BYTES = 1024 * 1024;
 
+const NOT_SERVING = 'This server is checking its place in the cluster; the command was not carried out. Try again in a moment';
+
 export function makeHandlers(register: Registrar): HandlerTable {
   return {
     login,
@@ -94,6 +96,10 @@ export function handleLine(state: ServerState, handlers: HandlerTable, conn: Con
 function run(state: ServerState, handlers: HandlerTable, conn: Conn, { tag, verb, args }: Request): void {
   const spec = COMMANDS[verb];
   const ctx = new Context(state, conn, tag);
+  // CLU-5: a node that may have lost its lease (paused past it, or cut off from Redis) acts on no
+  // line, not even one that waited in the socket while it was stopped: another node may hold this
+  // user's session by now, and this one closes its sessions once Redis confirms that.
+  if (!state.mayServe()) return spec.reply ? ctx.error(ErrorCode.Busy, NOT_SERVING) : undefined;
   if (conn.session && spec.activity) touch(state, conn.session);
   const refusal = phaseError(verb, !!conn.session);
   if (refusal) return ctx.error(refusal.code, refusal.message);

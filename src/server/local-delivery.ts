@@ -6,6 +6,7 @@ import type { StoredMessage } from '../store/store.ts';
 import type { BroadcastResult, Claimed, Delivery } from './delivery.ts';
 import { holdOrSend, sendOnline, store } from './messaging.ts';
 import { announce } from './presence.ts';
+import { askedPrivate, receivePrivate, type PrivateNotice, type PrivateRefusal } from './private.ts';
 import type { Outcome } from './session.ts';
 import type { ServerState } from './state.ts';
 
@@ -60,7 +61,11 @@ export class LocalDelivery implements Delivery {
     announce(this.state, user, online);
   }
 
-  tell(user: string, line: string): void {
-    this.state.sessions.get(user)?.conn.send(line);
+  async askPrivate(from: string, to: string): Promise<PrivateRefusal | undefined> {
+    return askedPrivate(this.state, from, to);
+  }
+
+  privateNotice(notice: PrivateNotice): void {
+    receivePrivate(this.state, notice);
   }
 }

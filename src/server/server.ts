@@ -12,6 +12,7 @@ import { joinCluster, type ClusterOptions, type JoinedCluster } from '../cluster
 import type { Conn } from './connection.ts';
 import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
+import { tooMuchLike } from './auth.ts';
 import { makeHandlers } from './dispatch.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
@@ -94,7 +95,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const secret = await hashPassword(password, state.hashing);
     // SEC-4: acknowledged only once committed, in the shared store or the credentials file.
     if (options.store === undefined) await appender.append(user, secret);
-    else if (!(await store.addAccount({ name: user, secret }))) throw new ChatError(ErrorCode.NameTaken, `${user} was registered a moment ago on another node; choose another name`);
+    else if (!(await store.addAccount({ name: user, secret }))) {
+      // Taken, or too much like a name, registered on another node since this one looked (SEC-3).
+      const like = await store.similarAccount(user);
+      if (like === undefined) throw new ChatError(ErrorCode.NameTaken, `${user} was registered a moment ago on another node; choose another name`);
+      state.indexName(like);
+      throw tooMuchLike(like);
+    }
     return secret;
   });
 

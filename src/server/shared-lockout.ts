@@ -12,6 +12,8 @@ export interface SharedLockout {
   begin(user: string): Promise<{ readonly go: true } | { readonly go: false; readonly reason: 'locked'; readonly ms: number } | { readonly go: false; readonly reason: 'busy' }>;
   fail(user: string): Promise<{ readonly locked: false; readonly strikes: number } | { readonly locked: true; readonly ms: number }>;
   succeed(user: string): Promise<void>;
+  /** A begun check that could not be made (it threw): no strike, and its place is free at once. */
+  abandon(user: string): Promise<void>;
   /** How long `user` stays locked (0: not locked). */
   lockedFor(user: string): Promise<number>;
 }
@@ -39,13 +41,19 @@ export async function checkShared(ctx: Context, lockout: SharedLockout, name: st
     // Every strike is being checked (on some node): wait for one of them to end.
     await Bun.sleep(20);
   }
-  let right = false;
+  let right: boolean;
   try {
     right = await checkPassword(secret, state.accounts.get(name) as string, state.hashing, conn.key);
-  } finally {
-    if (right) await lockout.succeed(name);
+  } catch (err) {
+    // Not checked (the password queue is full, say): no strike, and the place it held is given back
+    // now rather than when it lapses (30 s), when it would keep every other guess, right or not, waiting.
+    await lockout.abandon(name).catch((e: unknown) => state.log(`giving back a password check of ${name}: ${String(e)}`));
+    throw err;
   }
-  if (right) return true;
+  if (right) {
+    await lockout.succeed(name);
+    return true;
+  }
   const strike = await lockout.fail(name);
   state.log(`failed login for ${name} from ${conn.address}${strike.locked ? `: locked for ${state.config.blockDurationMs / 1000} s` : ` (${strike.strikes} of ${MAX})`}`);
   const ban = state.bans.fail(conn.key, state.now());

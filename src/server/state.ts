@@ -224,6 +224,8 @@ export class ServerState {
   sharedStore = false;
   /** In a cluster: wrong-password strikes and lockouts counted once for every node (CLU-2); else `failures`/`lockedUntil`. */
   lockout: SharedLockout | undefined;
+  /** In a cluster: false while this node may have lost its lease (CLU-5); the dispatcher then acts on nothing. */
+  mayServe: () => boolean = () => true;
 
   constructor(
     readonly config: ServerConfig,

@@ -54,11 +54,18 @@ export interface AsyncStore {
   account(name: string): Promise<string | undefined>;
   /**
    * Adds the accounts whose names are not taken yet (the credentials file seeding the database);
-   * an account that exists keeps its secret. Resolves with how many were added.
+   * an account that exists keeps its secret. Resolves with how many were added. Seeded names are
+   * not judged by SEC-3, but new names are judged against them.
    */
   seedAccounts(accounts: readonly Account[]): Promise<number>;
-  /** Registers one account; false (and nothing changed) when the name is taken. */
+  /**
+   * Registers one account; false (and nothing changed) when the name is taken, or a name too much
+   * like it (the same nameKeys(): case, look-alike letters; SEC-3) is, even one added a moment ago
+   * on another node.
+   */
   addAccount(account: Account): Promise<boolean>;
+  /** An account whose name looks like `name` (shares one of its nameKeys()), other than `name` itself. */
+  similarAccount(name: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,11 @@
 // one round trip.
 
 import { SQL } from 'bun';
+import { nameKeys } from '../protocol/usernames.ts';
 import { StoreUnavailableError, type Account, type Ack, type AsyncStore, type OriginMessage, type StoredMessage } from './async-store.ts';
+
+/** Thrown inside addAccount's transaction to roll it back. */
+class LookAlike extends Error {}
 
 /** Schema changes, in order; `chat_schema` records which have been applied. */
 const MIGRATIONS: readonly string[] = [
@@ -31,6 +35,14 @@ const MIGRATIONS: readonly string[] = [
      blocker text NOT NULL,
      blocked text NOT NULL,
      PRIMARY KEY (blocker, blocked)
+   );`,
+  // SEC-3 across nodes: the keys under which two names count as the same (protocol/usernames.ts,
+  // nameKeys: case fold and look-alike skeleton), each held by the first account that had it. A new
+  // name whose key is held is refused, in the same transaction that adds it. Filled by the program
+  // (the skeletons are computed there): fillNameKeys() at every start catches up older accounts.
+  `CREATE TABLE name_keys (
+     key  text PRIMARY KEY,
+     name text NOT NULL
    );`,
 ];
 
@@ -92,6 +104,7 @@ export class PostgresStore implements AsyncStore {
     const store = new PostgresStore(sql, options.timeoutMs ?? 10_000);
     try {
       await store.run('migrate the database', () => store.migrate());
+      await store.run('index the account names', () => store.fillNameKeys());
     } catch (error) {
       await sql.close({ timeout: 0 }).catch(() => {});
       throw error;
@@ -113,6 +126,24 @@ export class PostgresStore implements AsyncStore {
         await tx`INSERT INTO chat_schema (version) VALUES (${v + 1})`;
       }
     });
+  }
+
+  /** Gives every account without name keys its keys (accounts from before the name_keys table); the first holder of a key keeps it. */
+  private async fillNameKeys(): Promise<void> {
+    const rows = await this.sql<{ name: string }[]>`SELECT name FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM name_keys k WHERE k.name = a.name) ORDER BY created_at, name`;
+    await this.insertNameKeys(this.sql, rows.map((r) => r.name));
+  }
+
+  /** Inserts the keys of `names` that no account holds yet; resolves with how many were inserted. */
+  private async insertNameKeys(sql: SQL, names: readonly string[]): Promise<number> {
+    if (names.length === 0) return 0;
+    const pairs = names.flatMap((name) => nameKeys(name).map((key) => [key, name] as const));
+    const rows = await sql`
+      INSERT INTO name_keys (key, name)
+      SELECT * FROM unnest(${sql.array(pairs.map(([k]) => k), 'TEXT')}::text[], ${sql.array(pairs.map(([, n]) => n), 'TEXT')}::text[])
+      ON CONFLICT (key) DO NOTHING
+      RETURNING key`;
+    return rows.length;
   }
 
   /** Runs one operation; connection failures and timeouts become StoreUnavailableError. */
@@ -274,14 +305,31 @@ export class PostgresStore implements AsyncStore {
         SELECT * FROM unnest(${this.sql.array(accounts.map((a) => a.name), 'TEXT')}::text[], ${this.sql.array(accounts.map((a) => a.secret), 'TEXT')}::text[])
         ON CONFLICT (name) DO NOTHING
         RETURNING name`;
+      await this.insertNameKeys(this.sql, added.map((r: { name: string }) => r.name));
       return added.length;
     });
   }
 
   addAccount(account: Account): Promise<boolean> {
-    return this.run('register an account', async () => {
-      const rows = await this.sql`INSERT INTO accounts (name, secret) VALUES (${account.name}, ${account.secret}) ON CONFLICT (name) DO NOTHING RETURNING name`;
-      return rows.length === 1;
+    return this.run('register an account', () =>
+      this.sql.begin(async (tx) => {
+        const rows = await tx`INSERT INTO accounts (name, secret) VALUES (${account.name}, ${account.secret}) ON CONFLICT (name) DO NOTHING RETURNING name`;
+        if (rows.length === 0) return false;
+        // A key already held means a name too much like this one exists (SEC-3): nothing is added.
+        // Two look-alikes registered at once on two nodes: the second insert waits for the first commit.
+        if ((await this.insertNameKeys(tx, [account.name])) === nameKeys(account.name).length) return true;
+        throw new LookAlike();
+      }).catch((error: unknown) => {
+        if (error instanceof LookAlike) return false;
+        throw error;
+      }),
+    );
+  }
+
+  similarAccount(name: string): Promise<string | undefined> {
+    return this.run('look for a similar name', async () => {
+      const [row] = await this.sql<{ name: string }[]>`SELECT name FROM name_keys WHERE key = ANY(${this.sql.array(nameKeys(name), 'TEXT')}::text[]) AND name <> ${name} LIMIT 1`;
+      return row?.name;
     });
   }
 

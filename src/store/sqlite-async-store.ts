@@ -3,12 +3,15 @@
 // server appends there) and are mirrored here in memory, and origin keys only ever meet retries
 // within the process, so they are remembered in memory too.
 
+import { nameKeys } from '../protocol/usernames.ts';
 import type { Account, Ack, AsyncStore, OriginMessage, StoredMessage } from './async-store.ts';
 import type { Store } from './store.ts';
 
 export class SqliteAsyncStore implements AsyncStore {
   private readonly origins = new Set<string>();
   private readonly accountSecrets = new Map<string, string>();
+  /** nameKeys() of the accounts -> the name that holds each (SEC-3). */
+  private readonly nameKeys = new Map<string, string>();
 
   constructor(private readonly store: Store) {}
 
@@ -72,14 +75,25 @@ export class SqliteAsyncStore implements AsyncStore {
 
   async seedAccounts(accounts: readonly Account[]): Promise<number> {
     let added = 0;
-    for (const a of accounts) if ((await this.addAccount(a)) === true) added++;
+    for (const a of accounts) {
+      if (this.accountSecrets.has(a.name)) continue;
+      this.accountSecrets.set(a.name, a.secret);
+      // The first holder of a key keeps it.
+      for (const key of nameKeys(a.name)) if (!this.nameKeys.has(key)) this.nameKeys.set(key, a.name);
+      added++;
+    }
     return added;
   }
 
   async addAccount(account: Account): Promise<boolean> {
-    if (this.accountSecrets.has(account.name)) return false;
-    this.accountSecrets.set(account.name, account.secret);
-    return true;
+    if (this.accountSecrets.has(account.name) || (await this.similarAccount(account.name)) !== undefined) return false;
+    return (await this.seedAccounts([account])) === 1;
+  }
+
+  async similarAccount(name: string): Promise<string | undefined> {
+    return nameKeys(name)
+      .map((key) => this.nameKeys.get(key))
+      .find((other) => other !== undefined && other !== name);
   }
 
   async close(): Promise<void> {

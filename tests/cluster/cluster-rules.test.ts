@@ -223,6 +223,31 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect(hans.seen((l) => l.type === 'broadcast')).toEqual([]);
   });
 
+  test('SEC-3 a name registered on the other node since start: look-alikes of it (case, letters) are refused at login', async () => {
+    const [a, b] = await twoNodes();
+    const mara = await RawClient.connect(b.port);
+    clients.push(mara);
+    expect((await mara.request('login mara')).code).toBe('new-account');
+    expect((await mara.request('password correct-horse-battery')).code).toBe('welcome');
+    for (const like of ['MARA', 'rnara', 'Mara']) {
+      const c = await RawClient.connect(a.port);
+      clients.push(c);
+      const refused = await c.request(`login ${like}`);
+      expect(refused).toMatchObject({ type: 'error', code: 'name-taken' });
+      expect(String(refused.text)).toContain('"mara"');
+    }
+  });
+
+  test('SEC-3 two look-alike names registered at the same moment on two nodes: one gets the name, the other is refused', async () => {
+    const [a, b] = await twoNodes();
+    const [first, second] = await Promise.all([RawClient.connect(a.port), RawClient.connect(b.port)]);
+    clients.push(first, second);
+    expect((await first.request('login Rey')).code).toBe('new-account');
+    expect((await second.request('login rey')).code).toBe('new-account');
+    const replies = await Promise.all([first.request('password correct-horse-battery'), second.request('password staple-battery-horse')]);
+    expect(replies.map((r) => String(r.code)).toSorted()).toEqual(['name-taken', 'welcome']);
+  });
+
   test('SESS-1 a user timed out on one node is shown as logged out on the other', async () => {
     const [a, b] = await twoNodes({ timeoutSeconds: 1 });
     const hans = await user(a, 'hans');

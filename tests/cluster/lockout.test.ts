@@ -78,6 +78,20 @@ describe.skipIf(skip)('ClusterLockout', () => {
     await waitFor(async () => (await a.begin('yoda')).go, 'the abandoned checks to lapse');
   });
 
+  test('a check that could not be made is abandoned: its place is free at once, and it is no strike', async () => {
+    r.fresh();
+    const [a, b] = nodes(2) as [ClusterLockout, ClusterLockout];
+    for (let i = 0; i < MAX_STRIKES; i++) expect(await a.begin('yoda')).toEqual({ go: true });
+    expect(await b.begin('yoda')).toEqual({ go: false, reason: 'busy' });
+    await a.abandon('yoda');
+    expect(await b.begin('yoda')).toEqual({ go: true });
+    for (let i = 0; i < MAX_STRIKES; i++) await a.abandon('yoda');
+    expect(await r.link().call('GET', [r.keys.checking('yoda')])).toBe('0');
+    // No strike was counted: three wrong ones are still needed to lock.
+    expect(await a.begin('yoda')).toEqual({ go: true });
+    expect(await a.fail('yoda')).toEqual({ locked: false, strikes: 1 });
+  });
+
   test('Redis down: the lockout call fails with RedisUnavailableError (the caller refuses the login with a clear line)', async () => {
     r.fresh();
     const [a] = nodes(1);

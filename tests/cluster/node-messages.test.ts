@@ -16,6 +16,13 @@ const samples: NodeMessage[] = [
   { type: 'blocks', blocker: 'yoda' },
   { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: true },
   { type: 'blocks', blocker: 'yoda', blocked: 'vader', on: false },
+  { type: 'private', notice: { kind: 'accepted', from: 'yoda', to: 'hans', host: '::1', port: 42000, token: 'ab'.repeat(16) } },
+  { type: 'private', notice: { kind: 'declined', from: 'yoda', to: 'hans' } },
+  { type: 'private', notice: { kind: 'lapsed', from: 'yoda', to: 'hans', reason: 'no answer' } },
+  { type: 'private', notice: { kind: 'closed', from: 'yoda', to: 'hans', reason: 'stopped' } },
+  { type: 'private-ask', id: '7', from: 'hans', to: 'yoda', replyTo: 'n1' },
+  { type: 'private-answer', id: '7' },
+  { type: 'private-answer', id: '8', refusal: { code: 'offline', text: 'yoda is not online' } },
 ];
 
 describe('node messages', () => {
@@ -40,6 +47,10 @@ describe('node messages', () => {
       [{ type: 'deliver', d: '{"origin":"n1:1","key":"7","from":"a","to":"b","at":1,"body":"x","replyTo":"n"}' }, 'malformed deliver entry'],
       [{ type: 'broadcasts', d: '{"items":[{"key":-1,"from":"a","at":1,"body":"x"}]}' }, 'malformed broadcasts entry'],
       [{ type: 'login', user: 'yoda', at: 'soon' }, 'malformed login entry'],
+      [{ type: 'private', d: '{"notice":{"kind":"teleported","from":"a","to":"b"}}' }, 'malformed private entry'],
+      [{ type: 'private', d: '{"notice":{"kind":"accepted","from":"a","to":"b","host":"h","port":"1","token":"t"}}' }, 'malformed private entry'],
+      [{ type: 'private-ask', d: '{"id":"1","from":"a","to":"b"}' }, 'malformed private-ask entry'],
+      [{ type: 'private-answer', d: '{"id":"1","refusal":{"code":"offline"}}' }, 'malformed private-answer entry'],
       [{}, 'unknown entry type undefined'],
     ];
     for (const [fields, error] of cases) expect(decodeEntry(fields)).toEqual({ error });

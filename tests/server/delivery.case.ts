@@ -68,12 +68,36 @@ export function deliveryContract(name: string, setup: () => Promise<DeliveryRig>
     expect([...rig.state.delivery.lastSeen()].map(([user]) => user)).toEqual(['hans']);
   });
 
-  test(`${name}: tell writes a line to an online user and drops it for an offline one`, async () => {
+  test(`${name}: P2P-2 askPrivate puts a request to an online user who takes private chats, and refuses otherwise`, async () => {
     const rig = await setup();
     const leia = await rig.login('leia');
-    rig.state.delivery.tell('leia', '{"type":"private-request","user":"hans"}\n');
-    rig.state.delivery.tell('yoda', '{"type":"private-request","user":"hans"}\n');
+    await rig.login('vader');
+    (rig.state.sessions.get('leia') as Session).p2pPort = 40000;
+    expect(await rig.state.delivery.askPrivate('hans', 'leia')).toBeUndefined();
+    expect((await rig.state.delivery.askPrivate('hans', 'yoda'))?.code).toBe('offline');
+    expect((await rig.state.delivery.askPrivate('hans', 'vader'))?.code).toBe('peer-unavailable');
     await rig.settle();
     expect(leia.filter((l) => l.includes('private-request'))).toHaveLength(1);
+  });
+
+  test(`${name}: P2P-4 privateNotice reaches the user it is for, once, and is dropped for an offline one`, async () => {
+    const rig = await setup();
+    const leia = await rig.login('leia');
+    (rig.state.sessions.get('leia') as Session).privatePeers.add('hans');
+    rig.state.delivery.privateNotice({ kind: 'closed', from: 'hans', to: 'leia', reason: 'stopped' });
+    rig.state.delivery.privateNotice({ kind: 'closed', from: 'hans', to: 'leia', reason: 'stopped' });
+    rig.state.delivery.privateNotice({ kind: 'closed', from: 'hans', to: 'yoda', reason: 'stopped' });
+    await rig.settle();
+    expect(leia.filter((l) => l.includes('private-closed'))).toHaveLength(1);
+  });
+
+  test(`${name}: P2P-2 an acceptance that finds its requester gone closes the chat on the accepter's side at once`, async () => {
+    const rig = await setup();
+    const leia = await rig.login('leia');
+    (rig.state.sessions.get('leia') as Session).privatePeers.add('hans');
+    rig.state.delivery.privateNotice({ kind: 'accepted', from: 'leia', to: 'hans', host: '127.0.0.1', port: 40000, token: 'ab'.repeat(16) });
+    await rig.settle();
+    expect(leia.filter((l) => l.includes('private-closed') && l.includes('"hans"'))).toHaveLength(1);
+    expect((rig.state.sessions.get('leia') as Session).privatePeers.size).toBe(0);
   });
 }

@@ -148,7 +148,8 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.seedAccounts([{ name: 'hans', secret: 'falcon*solo' }, { name: 'yoda', secret: 'wise@!man' }])).toBe(2);
       expect(await store.seedAccounts([{ name: 'hans', secret: 'changed' }, { name: 'leia', secret: 'x' }])).toBe(1);
       expect(await store.addAccount({ name: 'leia', secret: 'other' })).toBe(false);
-      expect(await store.addAccount({ name: 'Leia', secret: 'case-sensitive' })).toBe(true);
+      // Seeded names are not judged (the credentials file may hold both); names are case-sensitive.
+      expect(await store.seedAccounts([{ name: 'Leia', secret: 'case-sensitive' }])).toBe(1);
       const accounts = (await store.accounts()).toSorted((a, b) => (a.name < b.name ? -1 : 1));
       expect(accounts).toEqual([
         { name: 'Leia', secret: 'case-sensitive' },
@@ -159,6 +160,19 @@ export function asyncStoreContract(name: string, backing: () => Promise<Opener>,
       expect(await store.seedAccounts([])).toBe(0);
       expect(await store.account('hans')).toBe('falcon*solo');
       expect(await store.account('Hans')).toBeUndefined();
+    });
+
+    test('SEC-3 accounts: a registration too much like an account (case, look-alike letters) is refused, and the account it is like is found', async () => {
+      const { store } = await fresh();
+      await store.seedAccounts([{ name: 'hans', secret: 'a' }, { name: 'Hans', secret: 'b' }]);
+      expect(await store.addAccount({ name: 'mara', secret: 'c' })).toBe(true);
+      for (const like of ['HANS', 'hAns', 'rnara', 'MARA']) expect(await store.addAccount({ name: like, secret: 'x' })).toBe(false);
+      expect(await store.similarAccount('HANS')).toBe('hans');
+      expect(await store.similarAccount('rnara')).toBe('mara');
+      expect(await store.similarAccount('mara')).toBeUndefined();
+      expect(await store.similarAccount('yoda')).toBeUndefined();
+      expect(await store.account('rnara')).toBeUndefined();
+      expect(await store.addAccount({ name: 'yoda', secret: 'd' })).toBe(true);
     });
   });
 }

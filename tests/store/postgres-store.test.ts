@@ -70,6 +70,26 @@ describe.skipIf(skip)('PostgresStore', () => {
     for (let i = 1; i < firsts.length; i++) expect(firsts[i] as number).toBeGreaterThanOrEqual((firsts[i - 1] as number) + 1000);
   });
 
+  test('SEC-3 two look-alike names registered at once on two nodes: one is added; accounts from before the name keys get theirs at the next start', async () => {
+    const url = await pg().createDatabase();
+    const [a, b] = await Promise.all([store(url), store(url)]);
+    if (!a || !b) throw new Error('two stores expected');
+    const added = await Promise.all([a.addAccount({ name: 'Rey', secret: 'x' }), b.addAccount({ name: 'rey', secret: 'y' })]);
+    expect(added.toSorted()).toEqual([false, true]);
+    expect((await a.accounts()).length).toBe(1);
+    // An account written by an older program, without name keys.
+    const sql = new SQL(url);
+    try {
+      await sql`INSERT INTO accounts (name, secret) VALUES ('mara', 's')`;
+    } finally {
+      await sql.close();
+    }
+    expect(await a.similarAccount('rnara')).toBeUndefined();
+    const later = await store(url);
+    expect(await later.similarAccount('rnara')).toBe('mara');
+    expect(await later.addAccount({ name: 'MARA', secret: 'z' })).toBe(false);
+  });
+
   test('batches of any size (past the 65,535 parameters of a statement) go in whole, as array parameters', async () => {
     const s = await store(await pg().createDatabase());
     const many = Array.from({ length: 15_000 }, (_, i) => msg(i + 1, 'luke'));
