@@ -90,6 +90,8 @@ export class Sender {
     private readonly replyMs = 30_000,
   ) {
     this.done = this.run();
+    // Awaited by stop(); a test that failed before that must not also see an unhandled rejection.
+    this.done.catch(() => {});
   }
 
   stop(): Promise<void> {

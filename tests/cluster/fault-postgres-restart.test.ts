@@ -14,7 +14,7 @@ import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
-import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
+import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 const ROUNDS = 3;
@@ -56,6 +56,9 @@ async function tryLogin(port: number, user: string): Promise<{ client: RawClient
   const reply = await client.request(`password ${FAULT_PASSWORDS[user]}`);
   return { client, reply };
 }
+
+/** The counts of the test under load, for the test after it. */
+let counted: Count | undefined;
 
 describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, under load', () => {
   test(`immediate shutdown of PostgreSQL, ${ROUNDS} rounds: stored only after a commit, a clear line meanwhile, nothing told delivered or stored is lost or shown twice`, async () => {
@@ -111,6 +114,7 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     for (const [i, user] of OFFLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
     for (const [user, conns] of connections) await allArrived(senders, user, conns);
     const c = count(senders, connections);
+    counted = c;
     console.log(describeCount(`CLU-4 postgres-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; a login while down: ${loginsWhileDown[0]}`));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();
@@ -120,8 +124,16 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     expect(c.lost).toBe(0);
     expect(c.duplicates).toBe(0);
     expect(c.refusedButArrived).toBe(0);
-    expect(c.hidden).toBe(0);
     expect(c.stored).toBeGreaterThan(0);
     expect(c.refused).toEqual({});
   }, 120_000);
+
+  // The client shows a message only if its id is above the highest it has shown (src/client/seen-ids.ts);
+  // a message stored by the sender's node keeps that node's id, which can be below ids the recipient
+  // was shown meanwhile. Counted apart from `lost` (those never reached the connection at all): this
+  // needs the stable message key the client will dedupe on (docs/CLUSTER.md, "Not done yet").
+  test('every message told delivered or stored is shown: none hidden by the client', () => {
+    expect(counted).toBeDefined();
+    expect(counted?.hidden).toBe(0);
+  });
 });

@@ -14,7 +14,7 @@ import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
-import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
+import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 const ROUNDS = 3;
@@ -67,35 +67,45 @@ async function whoelse(client: RawClient, me: string): Promise<string[]> {
   return [...(reply.users as string[]), me].sort();
 }
 
+/** The counts of the test under load, for the test after it. */
+let counted: Count | undefined;
+
 describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', () => {
   test(`SIGKILL of Redis, ${ROUNDS} rounds: leases and sessions re-asserted, presence agrees, nothing told delivered or stored is lost or shown twice`, async () => {
     const store = await (pg as PostgresEngine).createDatabase();
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, FAULT_CREDENTIALS);
-    const ports = [freePort(), freePort()];
-    await startNode(ports[0] as number, store, 'n1', credentials);
-    await startNode(ports[1] as number, store, 'n2', credentials);
+    const ports = [freePort(), freePort()] as const;
+    await startNode(ports[0], store, 'n1', credentials);
+    await startNode(ports[1], store, 'n2', credentials);
     const connections = new Map<string, RawClient[]>([...ONLINE, ...OFFLINE].map((u) => [u, []]));
     for (const [i, user] of ONLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
     const senderClients = await Promise.all(SENDERS.flatMap((names, i) => names.map(async (n) => [n, await logIn(ports[i] as number, n)] as const)));
-    const everyone = [...ONLINE, ...SENDERS.flat()].sort();
-    // Both nodes know everyone before the load starts (each sender sees the others and the recipients).
-    for (const [name, c] of senderClients) await until(async () => (await whoelse(c, name)).join() === everyone.join(), `${name} to see everyone`);
-    /** Which node each user online is on. */
-    const nodeOf = new Map<string, string>([...ONLINE.map((u, i) => [u, `n${i + 1}`] as const), ...SENDERS.flatMap((names, i) => names.map((n) => [n, `n${i + 1}`] as const))]);
-    const senders: Sender[] = [];
+    /** Which node each user online is on; r2d2 logs out while Redis is down and in again on the other node. */
+    const nodeOf = new Map<string, number>([...ONLINE.map((u, i) => [u, i] as const), ...SENDERS.flatMap((names, i) => names.map((n) => [n, i] as const))]);
+    let probe = await logIn(ports[0], 'r2d2');
+    nodeOf.set('r2d2', 0);
+    const online = () => [...nodeOf.keys()].sort();
+    /** What whoelse says on each node (asked by each sender), as `name: users`. */
+    const presence = async () => (await Promise.all(senderClients.map(async ([name, c]) => `${name}: ${(await whoelse(c, name)).join(' ')}`))).join('; ');
+    const agreed = () => senderClients.map(([name]) => `${name}: ${online().join(' ')}`).join('; ');
+    await until(async () => (await presence()) === agreed(), 'both nodes to see everyone');
+    // The load runs through every round: senders on both nodes, to users on both nodes and offline.
+    const senders = senderClients.map(([, c], s) => new Sender(c, `s${s}`, [...ONLINE, ...OFFLINE]));
+    /** Each sender heard `delivered` from the recipient on the other node since `since`: messages flow between the nodes. */
+    const flowing = (since: number) => senders.every((s, i) => s.heard('delivered', since, ONLINE.filter((u) => nodeOf.get(u) !== nodeOf.get(senderClients[i]?.[0] as string))) >= 5);
     const notes: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const admin = new RedisClient((redis as RedisEngine).url);
-      const generation = await admin.get('chat:generation');
-      admin.close();
+      const before = new RedisClient((redis as RedisEngine).url);
+      const generation = await before.get('chat:generation');
+      before.close();
       expect(generation).not.toBeNull();
-      const roundSenders = senderClients.map(([name, c], s) => new Sender(c, `r${round}s${s}`, [...ONLINE, ...OFFLINE]));
-      senders.push(...roundSenders);
-      // Messages flow both ways between the nodes: each sender heard `delivered` from the other node's recipient.
-      const flowing = (since: number) => roundSenders.every((s, i) => s.heard('delivered', since, ONLINE.filter((u) => nodeOf.get(u) !== nodeOf.get(senderClients[i]?.[0] as string))) >= 5);
-      await until(() => flowing(0), 'messages between the nodes');
+      await until(() => flowing(Date.now() - 1000), 'messages between the nodes');
       await (redis as RedisEngine).kill();
+      // While Redis is down, r2d2 logs out: nobody can be told through Redis.
+      probe.end();
+      await probe.waitClosed(5000);
+      nodeOf.delete('r2d2');
       await (redis as RedisEngine).restart();
       const restartedAt = Date.now();
       await until(() => flowing(restartedAt), 'messages between the nodes after the restart');
@@ -103,27 +113,31 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       const fresh = new RedisClient((redis as RedisEngine).url);
       const owners = async () => {
         const out: string[] = [];
-        for (const user of [...nodeOf.keys()].sort()) out.push(`${user}@${String(await fresh.get(`chat:session:${user}`)).split('#')[0]}`);
+        for (const user of online()) out.push(`${user}@${String(await fresh.get(`chat:session:${user}`)).split('#')[0]}`);
         return out.join(' ');
       };
-      const expected = [...nodeOf].sort().map(([u, n]) => `${u}@${n}`).join(' ');
-      await until(async () => (await owners()) === expected, `the sessions re-asserted (${await owners()})`);
+      const expected = () => online().map((u) => `${u}@n${(nodeOf.get(u) as number) + 1}`).join(' ');
+      await until(async () => (await owners()) === expected(), `the sessions re-asserted (${await owners()})`);
+      const recoveredMs = Date.now() - restartedAt;
       const after = await fresh.get('chat:generation');
       expect(after).not.toBeNull();
       expect(after).not.toBe(generation);
-      const recoveredMs = Date.now() - restartedAt;
-      await Promise.all(roundSenders.map((s) => s.stop()));
       // No user online twice: each one online is refused on the other node.
-      for (const [i, user] of ONLINE.entries()) {
-        const other = ports[1 - i] as number;
-        expect(await secondLogin(other, user)).toBe('already-online');
-      }
-      // Presence: both nodes list the same users, and the right ones.
-      const lists = await Promise.all(senderClients.map(([name, c]) => whoelse(c, name)));
-      for (const list of lists) expect(list).toEqual(everyone);
-      notes.push(`round ${round}: sessions re-asserted and messages between the nodes ${recoveredMs} ms after the restart, ${roundSenders.reduce((n, s) => n + s.heard('stored', restartedAt), 0)} told stored after it`);
+      for (const [i, user] of ONLINE.entries()) expect(await secondLogin(ports[1 - i] as number, user)).toBe('already-online');
+      // Presence: both nodes list the same users, the right ones, without r2d2 (gone while Redis was down).
+      await until(async () => (await presence()) === agreed(), 'both nodes to agree on who is online', 5000).catch(() => {});
+      expect(await presence()).toBe(agreed());
+      // r2d2 logs in again, on the other node, and both nodes see it.
+      const side = (round + 1) % 2;
+      probe = await logIn(ports[side] as number, 'r2d2', 5000);
+      nodeOf.set('r2d2', side);
+      await until(async () => (await presence()) === agreed(), 'both nodes to see r2d2 back', 5000).catch(() => {});
+      expect(await presence()).toBe(agreed());
       fresh.close();
+      notes.push(`round ${round}: sessions re-asserted ${recoveredMs} ms after the restart`);
     }
+    await Promise.all(senders.map((s) => s.stop()));
+    probe.kill();
     // Everyone who was sent something logs in again (on the other node) and is given what was stored.
     for (const [i, user] of ONLINE.entries()) {
       const old = connections.get(user)?.at(-1) as RawClient;
@@ -134,13 +148,24 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     for (const [i, user] of OFFLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
     for (const [user, conns] of connections) await allArrived(senders, user, conns);
     const c = count(senders, connections);
+    counted = c;
     console.log(describeCount(`CLU-4 redis-restart (${ROUNDS} rounds)`, c, notes.join('; ')));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();
     expect(c.lost).toBe(0);
     expect(c.duplicates).toBe(0);
-    expect(c.hidden).toBe(0);
-    expect(c.delivered + c.stored).toBeGreaterThan(0);
+    expect(c.refusedButArrived).toBe(0);
     expect(c.refused).toEqual({});
-  }, 120_000);
+    expect(c.delivered).toBeGreaterThan(0);
+    expect(c.stored).toBeGreaterThan(0);
+  }, 90_000);
+
+  // The client shows a message only if its id is above the highest it has shown (src/client/seen-ids.ts);
+  // a message stored by the sender's node keeps that node's id, which can be below ids the recipient
+  // was shown meanwhile. Counted apart from `lost` (those never reached the connection at all): this
+  // needs the stable message key the client will dedupe on (docs/CLUSTER.md, "Not done yet").
+  test('every message told delivered or stored is shown: none hidden by the client', () => {
+    expect(counted).toBeDefined();
+    expect(counted?.hidden).toBe(0);
+  });
 });
