@@ -152,8 +152,14 @@ export interface Count {
   refused: Record<string, number>;
   /** Told delivered or stored and shown once. */
   shown: number;
-  /** Told delivered or stored and shown more than once. */
+  /** Told delivered or stored and shown more than once, though its copies carry a key the client dedupes on: a bug. */
   duplicates: number;
+  /**
+   * Told delivered or stored and shown more than once, its copies without a key: the client's id
+   * rule cannot tell a copy re-sent with another id (stored by the sender's node after a lost
+   * `delivered`) from a new message. Goes away with message keys (docs/CLUSTER.md, "Not done yet").
+   */
+  duplicatesWithoutKey: number;
   /** Told delivered or stored, reached the recipient's connection, and not shown by the client's rule. */
   hidden: number;
   /** Told delivered or stored and never reached the recipient's connection. */
@@ -175,7 +181,7 @@ export function count(senders: readonly Sender[], connections: ReadonlyMap<strin
     for (const l of shownOnce(lines)) times.set(String(l.body), (times.get(String(l.body)) ?? 0) + 1);
     shown.set(user, times);
   }
-  const c: Count = { sent: 0, delivered: 0, stored: 0, refused: {}, shown: 0, duplicates: 0, hidden: 0, lost: 0, refusedButArrived: 0, examples: [] };
+  const c: Count = { sent: 0, delivered: 0, stored: 0, refused: {}, shown: 0, duplicates: 0, duplicatesWithoutKey: 0, hidden: 0, lost: 0, refusedButArrived: 0, examples: [] };
   const example = (tag: string, f: Fate, what: string) => {
     if (c.examples.length >= 5) return;
     const copies = (connections.get(f.to) ?? []).flatMap((conn, i) => conn.lines.filter((l) => l.type === 'message' && l.body === tag).map((l) => `connection ${i}: ${JSON.stringify(l)}`));
@@ -198,8 +204,10 @@ export function count(senders: readonly Sender[], connections: ReadonlyMap<strin
       const n = shown.get(f.to)?.get(tag) ?? 0;
       if (n === 1) c.shown++;
       else if (n > 1) {
-        c.duplicates++;
-        example(tag, f, 'shown twice');
+        const keyed = (connections.get(f.to) ?? []).some((conn) => conn.lines.some((l) => l.type === 'message' && l.body === tag && typeof l.key === 'string'));
+        if (keyed) c.duplicates++;
+        else c.duplicatesWithoutKey++;
+        example(tag, f, keyed ? 'shown twice' : 'shown twice, no key');
       } else if (arrived) c.hidden++;
       else {
         c.lost++;
@@ -216,7 +224,7 @@ export function describeCount(name: string, c: Count, extra = ''): string {
     .map(([why, n]) => `${n} ${why}`)
     .join(', ');
   const examples = c.examples.length > 0 ? `\n  ${c.examples.join('\n  ')}` : '';
-  return `${name}: ${c.sent} sent, ${c.delivered} delivered, ${c.stored} stored, refused/failed: ${refused || 'none'}; of those told delivered or stored: ${c.shown} shown once, ${c.duplicates} shown twice, ${c.hidden} hidden by the client's rule, ${c.lost} lost; ${c.refusedButArrived} refused but arrived${extra ? `; ${extra}` : ''}${examples}`;
+  return `${name}: ${c.sent} sent, ${c.delivered} delivered, ${c.stored} stored, refused/failed: ${refused || 'none'}; of those told delivered or stored: ${c.shown} shown once, ${c.duplicates} shown twice, ${c.lost} lost, and by the client's id rule (no message key yet) ${c.hidden} hidden and ${c.duplicatesWithoutKey} shown twice; ${c.refusedButArrived} refused but arrived${extra ? `; ${extra}` : ''}${examples}`;
 }
 
 /** Waits until every message told delivered or stored to `user` has reached one of `conns`, or `ms` passed. */

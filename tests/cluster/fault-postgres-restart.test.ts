@@ -81,15 +81,20 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     let storedWhileDown = 0;
     const loginsWhileDown: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const roundSenders = senderClients.map(([, c], s) => new Sender(c, `r${round}s${s}`, [...ONLINE, ...OFFLINE]));
+      // The first sender on each node writes to users online only (no store involved), the others to everyone.
+      const roundSenders = senderClients.map(([name, c], s) => new Sender(c, `r${round}s${s}`, SENDERS.some((names) => names[0] === name) ? ONLINE : [...ONLINE, ...OFFLINE]));
+      const toEveryone = roundSenders.filter((_, s) => !SENDERS.some((names) => names[0] === senderClients[s]?.[0]));
+      const toOnline = roundSenders.filter((s) => !toEveryone.includes(s));
       senders.push(...roundSenders);
-      const stored = (since: number) => roundSenders.every((s) => s.heard('stored', since) >= 5);
+      const stored = (since: number) => toEveryone.every((s) => s.heard('stored', since) >= 5);
       const delivered = (since: number) => roundSenders.every((s) => s.heard('delivered', since) >= 5);
       await until(() => stored(0) && delivered(0), 'messages stored and delivered');
       await (pg as PostgresEngine).crash();
       const downAt = Date.now();
-      // Senders to offline users wait: each has messages to them sent after the crash, unanswered.
-      await until(() => roundSenders.every((s) => [...s.fates.values()].filter((f) => OFFLINE.includes(f.to) && f.sentAt > downAt && f.fate === undefined).length >= 2), 'messages to offline users sent while PostgreSQL is down');
+      // Senders to offline users wait: each has messages to them unanswered (the store cannot commit them).
+      await until(() => toEveryone.every((s) => [...s.fates.values()].filter((f) => OFFLINE.includes(f.to) && f.fate === undefined).length >= 2), 'senders waiting for their messages to offline users to be stored');
+      // Messages to users online are delivered meanwhile: the store has no part in them.
+      await until(() => toOnline.every((s) => s.heard('delivered', downAt) >= 5), 'messages delivered while PostgreSQL is down');
       // A login meanwhile is refused with one clear line (it needs the store), and logs nobody in.
       const { client: probe, reply } = await tryLogin(ports[round % 2] as number, 'r2d2');
       loginsWhileDown.push(`${String(reply.code)}: ${String(reply.text)}`);
@@ -100,8 +105,9 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
       const upAt = Date.now();
       await until(() => stored(upAt), 'messages stored after the restart', 30_000);
       await Promise.all(roundSenders.map((s) => s.stop()));
-      const waited = Math.max(...roundSenders.flatMap((s) => [...s.fates.values()].filter((f) => f.sentAt > downAt && f.sentAt < restartingAt && f.fate === 'stored').map((f) => (f.repliedAt as number) - upAt)));
-      notes.push(`round ${round}: ${roundSenders.reduce((n, s) => n + s.heard('delivered', downAt) - s.heard('delivered', restartingAt), 0)} delivered while down, stored ones waited until ${waited} ms after the restart`);
+      // Told `stored` only after the restart: those that were waiting for a commit when PostgreSQL went down.
+      const waited = roundSenders.flatMap((s) => [...s.fates.values()].filter((f) => f.fate === 'stored' && (f.repliedAt as number) >= restartingAt && f.sentAt < restartingAt).map((f) => (f.repliedAt as number) - upAt));
+      notes.push(`round ${round}: ${toOnline.reduce((n, s) => n + s.heard('delivered', downAt) - s.heard('delivered', restartingAt), 0)} delivered while down, ${waited.length} waited for the restart to be told stored (the last ${Math.max(0, ...waited)} ms after it)`);
       expect(reply).toMatchObject({ type: 'error', code: 'busy' });
     }
     // Everyone who was sent something logs in again (on the other node) and is given what was stored.
@@ -128,12 +134,14 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     expect(c.refused).toEqual({});
   }, 120_000);
 
-  // The client shows a message only if its id is above the highest it has shown (src/client/seen-ids.ts);
-  // a message stored by the sender's node keeps that node's id, which can be below ids the recipient
-  // was shown meanwhile. Counted apart from `lost` (those never reached the connection at all): this
-  // needs the stable message key the client will dedupe on (docs/CLUSTER.md, "Not done yet").
-  test('every message told delivered or stored is shown: none hidden by the client', () => {
+  // The client shows a message only if its id is above the highest it has shown (src/client/seen-ids.ts).
+  // A message stored by the sender's node (held while Redis was away, or its `delivered` lost) keeps
+  // that node's id: below ids the recipient was shown meanwhile, it is hidden; above, a copy already
+  // delivered is shown again. Counted apart from `lost` (never reached the connection at all) and from
+  // keyed duplicates (asserted above): this needs the stable message key the client will dedupe on
+  // (docs/CLUSTER.md, "Not done yet").
+  test('every message told delivered or stored is shown once by the client: none hidden or shown twice by its id rule', () => {
     expect(counted).toBeDefined();
-    expect(counted?.hidden).toBe(0);
+    expect({ hidden: counted?.hidden, duplicatesWithoutKey: counted?.duplicatesWithoutKey }).toEqual({ hidden: 0, duplicatesWithoutKey: 0 });
   });
 });
