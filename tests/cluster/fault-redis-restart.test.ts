@@ -30,22 +30,22 @@ const OFFLINE = ['obiwan', 'padme'];
 
 let pg: PostgresEngine | undefined;
 let redis: RedisEngine | undefined;
-const procs: Subprocess[] = [];
+const procs: { proc: Subprocess; log(): string }[] = [];
+const logs = () => procs.map((p) => p.log()).join('');
 beforeAll(async () => {
   if (skip) return;
   [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
 }, ENGINE_START_MS);
 afterAll(async () => {
-  for (const p of procs) {
-    p.kill('SIGKILL');
-    await p.exited;
+  for (const { proc } of procs) {
+    proc.kill('SIGKILL');
+    await proc.exited;
   }
   await Promise.all([pg?.stop(), redis?.stop()]);
 });
 
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<void> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
-  procs.push(proc);
+  procs.push(await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]));
 }
 
 /** What a second login of `user` on `port` is told (waiting while the node settles after a reset). */
@@ -95,6 +95,7 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     /** Each sender heard `delivered` from the recipient on the other node since `since`: messages flow between the nodes. */
     const flowing = (since: number) => senders.every((s, i) => s.heard('delivered', since, ONLINE.filter((u) => nodeOf.get(u) !== nodeOf.get(senderClients[i]?.[0] as string))) >= 5);
     const notes: string[] = [];
+    const loginsWhileDown: Record<string, unknown>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const before = new RedisClient((redis as RedisEngine).url);
       const generation = await before.get('chat:generation');
@@ -106,6 +107,11 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       probe.end();
       await probe.waitClosed(5000);
       nodeOf.delete('r2d2');
+      // A login meanwhile is refused with one clear line: the name cannot be claimed without Redis.
+      const attempt = await RawClient.connect(ports[round % 2] as number);
+      const named = await attempt.request('login r2d2');
+      loginsWhileDown.push(named.type === 'error' ? named : await attempt.request(`password ${FAULT_PASSWORDS.r2d2}`));
+      attempt.kill();
       await (redis as RedisEngine).restart();
       const restartedAt = Date.now();
       await until(() => flowing(restartedAt), 'messages between the nodes after the restart');
@@ -149,9 +155,11 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     for (const [user, conns] of connections) await allArrived(senders, user, conns);
     const c = count(senders, connections);
     counted = c;
-    console.log(describeCount(`CLU-4 redis-restart (${ROUNDS} rounds)`, c, notes.join('; ')));
+    console.log(describeCount(`CLU-4 redis-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; a login while down: ${JSON.stringify(loginsWhileDown[0])}`));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();
+    for (const reply of loginsWhileDown) expect(reply).toMatchObject({ type: 'error', code: 'busy' });
+    expect(logs()).not.toContain('error in a handler');
     expect(c.lost).toBe(0);
     expect(c.duplicates).toBe(0);
     expect(c.refusedButArrived).toBe(0);
