@@ -114,7 +114,6 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       attempt.kill();
       await (redis as RedisEngine).restart();
       const restartedAt = Date.now();
-      await until(() => flowing(restartedAt), 'messages between the nodes after the restart');
       // A new generation tells the nodes Redis was reset; each re-asserts its sessions.
       const fresh = new RedisClient((redis as RedisEngine).url);
       const owners = async () => {
@@ -123,8 +122,12 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
         return out.join(' ');
       };
       const expected = () => online().map((u) => `${u}@n${(nodeOf.get(u) as number) + 1}`).join(' ');
-      await until(async () => (await owners()) === expected(), `the sessions re-asserted (${await owners()})`);
+      await until(async () => (await owners()) === expected(), 'the sessions re-asserted');
       const recoveredMs = Date.now() - restartedAt;
+      // Stream readers resume: messages flow between the nodes again, both ways. (A sender whose
+      // messages to the other node were in flight when Redis died waits for them to be stored, ackMs.)
+      await until(() => flowing(restartedAt), 'messages between the nodes after the restart');
+      const flowingMs = Date.now() - restartedAt;
       const after = await fresh.get('chat:generation');
       expect(after).not.toBeNull();
       expect(after).not.toBe(generation);
@@ -140,7 +143,7 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       await until(async () => (await presence()) === agreed(), 'both nodes to see r2d2 back', 5000).catch(() => {});
       expect(await presence()).toBe(agreed());
       fresh.close();
-      notes.push(`round ${round}: sessions re-asserted ${recoveredMs} ms after the restart`);
+      notes.push(`round ${round}: sessions re-asserted ${recoveredMs} ms after the restart, messages between the nodes after ${flowingMs} ms`);
     }
     await Promise.all(senders.map((s) => s.stop()));
     probe.kill();
