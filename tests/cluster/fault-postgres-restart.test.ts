@@ -1,6 +1,7 @@
 // CLU-4 under load, PostgreSQL: PostgreSQL is stopped abruptly (immediate shutdown: every backend
-// aborted, nothing flushed, recovery from the WAL at the next start) and started again, while senders
-// on two nodes message users online on both nodes and users who are offline, three rounds. Messages
+// aborted, nothing flushed, recovery from the WAL at the next start) and started again, or stalled
+// (SIGSTOP) and woken, in turns, while senders on two nodes message users online on both nodes and
+// users who are offline, four rounds. Messages
 // to online users are delivered meanwhile; a sender to an offline user waits and hears `stored` only
 // after a commit (never while PostgreSQL is down); a login meanwhile is refused with one clear line.
 // At the end every message whose sender was told `delivered` or `stored` is shown to its recipient
@@ -17,7 +18,8 @@ import { spawnServe } from '../helpers/serve-process.ts';
 import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-const ROUNDS = 3;
+/** Even rounds stop PostgreSQL abruptly and start it again; odd ones stall it (SIGSTOP, then SIGCONT). */
+const ROUNDS = 4;
 /** Senders on each node. */
 const SENDERS: readonly (readonly string[])[] = [
   ['hans', 'vader'],
@@ -61,7 +63,7 @@ async function tryLogin(port: number, user: string): Promise<{ client: RawClient
 let counted: Count | undefined;
 
 describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, under load', () => {
-  test(`immediate shutdown of PostgreSQL, ${ROUNDS} rounds: stored only after a commit, a clear line meanwhile, nothing told delivered or stored is lost or shown twice`, async () => {
+  test(`immediate shutdown of PostgreSQL (and SIGSTOP), ${ROUNDS} rounds: stored only after a commit, a clear line meanwhile, nothing told delivered or stored is lost or shown twice`, async () => {
     const store = await (pg as PostgresEngine).createDatabase();
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, FAULT_CREDENTIALS);
@@ -79,7 +81,9 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     const notes: string[] = [];
     /** Replies `stored` heard between the crash and the restart, for messages sent after the crash: must be none. */
     let storedWhileDown = 0;
-    const loginsWhileDown: string[] = [];
+    /** Messages to offline users sent while PostgreSQL was down (what storedWhileDown looks at). */
+    let sentWhileDown = 0;
+    const loginsWhileDown: Record<string, unknown>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // The first sender on each node writes to users online only (no store involved), the others to everyone.
       const roundSenders = senderClients.map(([name, c], s) => new Sender(c, `r${round}s${s}`, SENDERS.some((names) => names[0] === name) ? ONLINE : [...ONLINE, ...OFFLINE]));
@@ -89,26 +93,36 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
       const stored = (since: number) => toEveryone.every((s) => s.heard('stored', since) >= 5);
       const delivered = (since: number) => roundSenders.every((s) => s.heard('delivered', since) >= 5);
       await until(() => stored(0) && delivered(0), 'messages stored and delivered');
-      await (pg as PostgresEngine).crash();
+      const stall = round % 2 === 1;
+      if (stall) (pg as PostgresEngine).pause();
+      else await (pg as PostgresEngine).crash();
       const downAt = Date.now();
       // Senders to offline users wait: each has messages to them unanswered (the store cannot commit them).
       await until(() => toEveryone.every((s) => [...s.fates.values()].filter((f) => OFFLINE.includes(f.to) && f.fate === undefined).length >= 2), 'senders waiting for their messages to offline users to be stored');
       // Messages to users online are delivered meanwhile: the store has no part in them.
       await until(() => toOnline.every((s) => s.heard('delivered', downAt) >= 5), 'messages delivered while PostgreSQL is down');
       // A login meanwhile is refused with one clear line (it needs the store), and logs nobody in.
-      const { client: probe, reply } = await tryLogin(ports[round % 2] as number, 'r2d2');
-      loginsWhileDown.push(`${String(reply.code)}: ${String(reply.text)}`);
-      probe.kill();
+      if (!stall) {
+        const { client: probe, reply } = await tryLogin(ports[round % 2] as number, 'r2d2');
+        loginsWhileDown.push(reply);
+        probe.kill();
+      }
       const restartingAt = Date.now();
-      for (const s of roundSenders) for (const f of s.fates.values()) if (f.fate === 'stored' && f.sentAt > downAt && (f.repliedAt as number) < restartingAt) storedWhileDown++;
-      await (pg as PostgresEngine).restart();
+      for (const s of roundSenders) {
+        for (const f of s.fates.values()) {
+          if (f.sentAt <= downAt || !OFFLINE.includes(f.to)) continue;
+          sentWhileDown++;
+          if (f.fate === 'stored' && (f.repliedAt as number) < restartingAt) storedWhileDown++;
+        }
+      }
+      if (stall) (pg as PostgresEngine).resume();
+      else await (pg as PostgresEngine).restart();
       const upAt = Date.now();
       await until(() => stored(upAt), 'messages stored after the restart', 30_000);
       await Promise.all(roundSenders.map((s) => s.stop()));
       // Told `stored` only after the restart: those that were waiting for a commit when PostgreSQL went down.
       const waited = roundSenders.flatMap((s) => [...s.fates.values()].filter((f) => f.fate === 'stored' && (f.repliedAt as number) >= restartingAt && f.sentAt < restartingAt).map((f) => (f.repliedAt as number) - upAt));
-      notes.push(`round ${round}: ${toOnline.reduce((n, s) => n + s.heard('delivered', downAt) - s.heard('delivered', restartingAt), 0)} delivered while down, ${waited.length} waited for the restart to be told stored (the last ${Math.max(0, ...waited)} ms after it)`);
-      expect(reply).toMatchObject({ type: 'error', code: 'busy' });
+      notes.push(`round ${round} (${stall ? 'stalled' : 'stopped'}): ${toOnline.reduce((n, s) => n + s.heard('delivered', downAt) - s.heard('delivered', restartingAt), 0)} delivered while down, ${waited.length} waited for it to be back to be told stored (the last ${Math.max(0, ...waited)} ms after)`);
     }
     // Everyone who was sent something logs in again (on the other node) and is given what was stored.
     for (const [i, user] of ONLINE.entries()) {
@@ -121,11 +135,12 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     for (const [user, conns] of connections) await allArrived(senders, user, conns);
     const c = count(senders, connections);
     counted = c;
-    console.log(describeCount(`CLU-4 postgres-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; a login while down: ${loginsWhileDown[0]}`));
+    console.log(describeCount(`CLU-4 postgres-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; ${sentWhileDown} sent to offline users while it was down, ${storedWhileDown} of them told stored before it was back; a login while down: ${JSON.stringify(loginsWhileDown[0])}`));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();
     const logs = procs.map((p) => p.log()).join('');
     expect(logs).not.toContain('error in a handler');
+    for (const reply of loginsWhileDown) expect(reply).toMatchObject({ type: 'error', code: 'busy' });
     expect(storedWhileDown).toBe(0);
     expect(c.lost).toBe(0);
     expect(c.duplicates).toBe(0);
