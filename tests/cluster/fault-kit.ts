@@ -1,4 +1,4 @@
-// What the engine fault tests (CLU-3..5) share: senders that keep messages flowing with a few in
+// What the engine fault tests (CLU-4) share: senders that keep messages flowing with a few in
 // flight and record each message's fate, the client's rule for what it shows (`shownOnce`), and the
 // final count of every message whose sender was told `delivered` or `stored`: shown exactly once,
 // shown twice, hidden by the client, or lost (never reached the recipient's connection at all).
@@ -61,8 +61,6 @@ export interface Fate {
   readonly to: string;
   /** `delivered`, `stored`, or `error <code>`; undefined while no reply came. */
   fate?: string;
-  /** The reply line (for error texts). */
-  reply?: Line;
   readonly sentAt: number;
   repliedAt?: number;
 }
@@ -99,13 +97,6 @@ export class Sender {
     return this.done;
   }
 
-  /** Messages sent so far to one of `to` (all when omitted), after `since`. */
-  sent(since = 0, to?: readonly string[]): number {
-    let n = 0;
-    for (const f of this.fates.values()) if (f.sentAt >= since && (!to || to.includes(f.to))) n++;
-    return n;
-  }
-
   /** Replies of `fate` heard after `since` (for messages to one of `to`, when given). */
   heard(fate: string, since = 0, to?: readonly string[]): number {
     let n = 0;
@@ -132,7 +123,6 @@ export class Sender {
         this.pending.delete(l.re);
         const f = this.fates.get(l.re) as Fate;
         f.fate = l.type === 'error' ? `error ${String(l.code)}` : String(l.code);
-        f.reply = l;
         f.repliedAt = Date.now();
       }
       if (this.pending.size < before || this.pending.size === 0) quietSince = Date.now();

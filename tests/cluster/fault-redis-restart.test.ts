@@ -3,8 +3,9 @@
 // The nodes notice the reset (a new `chat:generation`), take their leases again and re-assert their
 // sessions; messages in flight between nodes are held by their senders and stored after ackMs. After
 // each round: every user online is owned by exactly one node in Redis and cannot log in on the other,
-// and whoelse on both nodes agrees. At the end every message whose sender was told `delivered` or
-// `stored` is shown to its recipient exactly once, at once or at the next login.
+// and whoelse on both nodes agrees (a user who logged out while Redis was down is gone from it); a
+// login while Redis was down was refused with one `busy` line. At the end every message whose sender
+// was told `delivered` or `stored` is shown to its recipient exactly once, at once or at the next login.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
