@@ -66,4 +66,37 @@ describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', ()
     expect(reply).toMatchObject({ type: 'ok', code: 'welcome' });
     expect(failures).toBe(-1);
   }, ENGINE_START_MS);
+
+  test('a login of the same name meanwhile that fails does not cancel the owed release', async () => {
+    const url = await (pg as PostgresEngine).createDatabase();
+    const a = await startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: 'n1', prefix: 'owed2:' } });
+    servers.push(a);
+    const b = await startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: 'n2', prefix: 'owed2:' }, credentials: '' });
+    servers.push(b);
+    const hans = await as(b.port, 'hans');
+    clients.push(hans);
+    const leia = await as(a.port, 'leia');
+    await hans.presence('leia', true);
+    // n1 cannot reach Redis for its session calls until `down` is cleared (Redis itself keeps everything).
+    const sessions = a.server.cluster?.node.sessions;
+    if (!sessions) throw new Error('n1 is not in a cluster');
+    const [release, claim] = [sessions.release.bind(sessions), sessions.claim.bind(sessions)];
+    let down = true;
+    const unreachable = () => Promise.reject(new RedisUnavailableError('no answer to EVALSHA in 1000 ms'));
+    sessions.release = (user, options) => (down ? unreachable() : release(user, options));
+    sessions.claim = (user, options) => (down ? unreachable() : claim(user, options));
+    leia.end();
+    await leia.waitClosed();
+    // Every node still lists leia as online until the logout is told; n1's copy is made to forget
+    // her, so that this login gets as far as the claim (which fails: Redis is unreachable).
+    a.server.cluster?.node.presence.online.delete('leia');
+    const again = await RawClient.connect(a.port);
+    clients.push(again);
+    await again.request('login leia');
+    expect(await again.request(`password ${PASSWORDS.leia}`)).toMatchObject({ type: 'error', code: 'busy' });
+    down = false;
+    await hans.presence('leia', false);
+    const elsewhere = await as(b.port, 'leia');
+    clients.push(elsewhere);
+  }, ENGINE_START_MS);
 });
