@@ -84,14 +84,23 @@ export class ClusterDelivery implements Delivery {
    */
   async claim(user: string): Promise<Claimed> {
     const deadline = Date.now() + 2 * this.node.lease.leaseMs;
-    // An earlier session here whose release is owed still holds the key: this login takes it over.
+    // An earlier session here whose release is owed may still hold the key: this login takes it
+    // over. Not paid meanwhile (it would end this claim); owed again if the login fails.
     const owed = this.owedReleases.delete(user);
-    for (;;) {
-      const claim = await this.node.sessions.claim(user);
-      if (claim.ok) return claim.already && !owed ? 'taken' : 'ok';
-      if (claim.reason !== 'settling') return 'taken';
-      if (Date.now() > deadline) return 'busy';
-      await Bun.sleep(this.node.lease.refreshMs);
+    let claimed = false;
+    try {
+      for (;;) {
+        const claim = await this.node.sessions.claim(user);
+        if (claim.ok && (!claim.already || owed)) {
+          claimed = true;
+          return 'ok';
+        }
+        if (claim.ok || claim.reason !== 'settling') return 'taken';
+        if (Date.now() > deadline) return 'busy';
+        await Bun.sleep(this.node.lease.refreshMs);
+      }
+    } finally {
+      if (owed && !claimed) this.owedReleases.add(user);
     }
   }
 
