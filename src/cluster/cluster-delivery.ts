@@ -16,6 +16,7 @@ import type { ServerState } from '../server/state.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { ClusterNode } from './cluster-node.ts';
 import { ClusterPrivate } from './cluster-private.ts';
+import { RedisUnavailableError } from './redis-link.ts';
 import { Handoffs, type HandoffOutcome } from './handoffs.ts';
 import type { Deliver, EventEntry, InboxEntry } from './node-messages.ts';
 import type { PresenceChange } from './presence-mirror.ts';
@@ -32,6 +33,13 @@ export class ClusterDelivery implements Delivery {
   /** Broadcasts sent here this turn, published as one events entry at its end. */
   private broadcasts: { key: number; from: string; at: number; body: string }[] = [];
   private ticker: Timer | undefined;
+  /**
+   * Users whose session ended here while Redis could not be told: released again until Redis
+   * answers, or nobody could ever log in as them again (their session key would stay ours) and
+   * other nodes would show them online for ever.
+   */
+  private readonly owedReleases = new Set<string>();
+  private releasing = false;
 
   constructor(
     private readonly state: ServerState,
@@ -47,7 +55,10 @@ export class ClusterDelivery implements Delivery {
 
   /** Starts the timer that stores handed-off messages nobody confirmed in time. */
   start(): void {
-    this.ticker = setInterval(() => void this.handoffs.tick(Date.now()), 200);
+    this.ticker = setInterval(() => {
+      void this.handoffs.tick(Date.now());
+      void this.payReleases();
+    }, 200);
   }
 
   stop(): void {
@@ -78,17 +89,49 @@ export class ClusterDelivery implements Delivery {
    */
   async claim(user: string): Promise<Claimed> {
     const deadline = Date.now() + 2 * this.node.lease.leaseMs;
-    for (;;) {
-      const claim = await this.node.sessions.claim(user);
-      if (claim.ok) return claim.already ? 'taken' : 'ok';
-      if (claim.reason !== 'settling') return 'taken';
-      if (Date.now() > deadline) return 'busy';
-      await Bun.sleep(this.node.lease.refreshMs);
+    // An earlier session here whose release is owed may still hold the key: this login takes it
+    // over. Not paid meanwhile (it would end this claim); owed again if the login fails.
+    const owed = this.owedReleases.delete(user);
+    let claimed = false;
+    try {
+      for (;;) {
+        const claim = await this.node.sessions.claim(user);
+        if (claim.ok && (!claim.already || owed)) {
+          claimed = true;
+          return 'ok';
+        }
+        if (claim.ok || claim.reason !== 'settling') return 'taken';
+        if (Date.now() > deadline) return 'busy';
+        await Bun.sleep(this.node.lease.refreshMs);
+      }
+    } finally {
+      if (owed && !claimed) this.owedReleases.add(user);
     }
   }
 
   unclaim(user: string): void {
-    this.node.sessions.release(user).catch((err: unknown) => this.state.log(`releasing ${user}'s session: ${String(err)}`));
+    this.node.sessions.release(user).catch((err: unknown) => {
+      if (err instanceof RedisUnavailableError && !this.state.sessions.has(user)) this.owedReleases.add(user);
+      else this.state.log(`releasing ${user}'s session: ${String(err)}`);
+    });
+  }
+
+  /** Tries the owed releases again (one round at a time); each that Redis takes is paid. */
+  private async payReleases(): Promise<void> {
+    if (this.releasing || this.owedReleases.size === 0) return;
+    this.releasing = true;
+    try {
+      for (const user of [...this.owedReleases]) {
+        // Logged in here again meanwhile: that session holds the name now.
+        if (this.state.sessions.has(user) || !this.owedReleases.has(user)) continue;
+        await this.node.sessions.release(user, { gone: true });
+        this.owedReleases.delete(user);
+      }
+    } catch {
+      // Redis still unreachable (the link says so once): next tick.
+    } finally {
+      this.releasing = false;
+    }
   }
 
   direct(msg: StoredMessage, outcome: Outcome): void {

@@ -41,12 +41,14 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'login', 'user'
 return {1, owner or ''}`);
 
 /**
- * KEYS: session, events, owned-by-me, online, lastseen. ARGV: me, user, now, events max length.
- * 1 released, 0 not mine.
+ * KEYS: session, events, owned-by-me, online, lastseen. ARGV: me, user, now, events max length,
+ * gone (1/0). 1 released, 0 not mine. With `gone`, a missing session counts as mine: the logout
+ * could not be told when it happened and Redis has since lost the key (it restarted empty).
  */
 const RELEASE = new Script(`
 redis.call('SREM', KEYS[3], ARGV[2])
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local owner = redis.call('GET', KEYS[1])
+if owner ~= ARGV[1] and (owner or ARGV[5] ~= '1') then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[4], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
@@ -125,13 +127,17 @@ export class SessionRegistry {
     return { ok: false, reason: 'taken', owner };
   }
 
-  /** Ends `user`'s session if this node holds it (logout, timeout, vanished); false when it did not. */
-  async release(user: string): Promise<boolean> {
+  /**
+   * Ends `user`'s session if this node holds it (logout, timeout, vanished); false when it did not.
+   * `gone`: this release failed earlier (Redis unreachable) and is tried again; if Redis lost the
+   * session meanwhile, the logout is appended all the same, for nodes that still show the user online.
+   */
+  async release(user: string, options: { gone?: boolean } = {}): Promise<boolean> {
     const me = this.me();
     const released = await this.link.eval<number>(
       RELEASE,
       [this.keys.session(user), this.keys.events, this.keys.ownedBy(me), this.keys.online, this.keys.lastSeen],
-      [me, user, this.clock(), this.maxLen],
+      [me, user, this.clock(), this.maxLen, options.gone ? 1 : 0],
     );
     return released === 1;
   }

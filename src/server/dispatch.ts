@@ -18,6 +18,7 @@ import { accept, decline, p2pport, startprivate, stopprivate } from './private.t
 import { touch } from './session.ts';
 import type { ServerState } from './state.ts';
 import { isRetryable } from '../store/async-store.ts';
+import { RedisUnavailableError } from '../cluster/redis-link.ts';
 
 /** Lines a connection may send while its password is being checked. */
 const MAX_WAITING_LINES = 32;
@@ -134,6 +135,11 @@ function fail(state: ServerState, ctx: Context, err: unknown): void {
   if (isRetryable(err)) {
     state.log(err.message);
     return ctx.error(ErrorCode.Busy, 'The server cannot reach its database right now; the command was not carried out. Try again in a moment');
+  }
+  if (err instanceof RedisUnavailableError) {
+    // Logins (the session claim, lockout checks) need Redis in a cluster (CLU-4).
+    state.log(err.message);
+    return ctx.error(ErrorCode.Busy, 'The server cannot reach the rest of the cluster right now; the command was not carried out. Try again in a moment');
   }
   state.log(`error in a handler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   ctx.error(ErrorCode.Internal, 'Something went wrong on the server; the command was not carried out');

@@ -61,7 +61,8 @@ export class OfflineQueue {
     let error: unknown;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.store.commit(inserts, acks);
+        // A try after a failure may follow one that committed without answering: `again`.
+        await this.store.commit(inserts, acks, { again: attempt > 0 });
         error = undefined;
         break;
       } catch (err) {

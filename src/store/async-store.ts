@@ -19,8 +19,14 @@ export interface Account {
 }
 
 export interface AsyncStore {
-  /** Inserts messages and applies acks in one durable transaction; resolves after the commit. */
-  commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): Promise<void>;
+  /**
+   * Inserts messages and applies acks in one durable transaction; resolves after the commit.
+   * `again`: the same batch is being tried again after a StoreUnavailableError, and the earlier try
+   * may have committed without its answer arriving: a message already stored under its id is that
+   * same message and is kept as it is (ids are never handed out twice). Without it, an id stored
+   * before fails the whole commit.
+   */
+  commit(inserts: readonly StoredMessage[], acks: readonly Ack[], options?: { again?: boolean }): Promise<void>;
   /**
    * Stores each message unless one with the same origin key was ever stored before (even if it has
    * since been delivered and removed), in one transaction; resolves with how many were new. Safe

@@ -162,15 +162,17 @@ export class PostgresStore implements AsyncStore {
     }
   }
 
-  commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): Promise<void> {
+  commit(inserts: readonly StoredMessage[], acks: readonly Ack[], options: { again?: boolean } = {}): Promise<void> {
     if (inserts.length === 0 && acks.length === 0) return Promise.resolve();
     return this.run('store messages', () =>
       this.sql.begin(async (tx) => {
         if (inserts.length > 0) {
           const m = columns(inserts);
+          // Tried again after an unknown outcome: what the earlier try stored stays, once.
+          const again = options.again ? tx`ON CONFLICT (id) DO NOTHING` : tx``;
           await tx`INSERT INTO messages (id, recipient, sender, sent_at, body)
             SELECT * FROM unnest(${tx.array(m.id, 'INT8')}::bigint[], ${tx.array(m.to, 'TEXT')}::text[], ${tx.array(m.from, 'TEXT')}::text[],
-                                 ${tx.array(m.at, 'INT8')}::bigint[], ${tx.array(m.body, 'TEXT')}::text[])`;
+                                 ${tx.array(m.at, 'INT8')}::bigint[], ${tx.array(m.body, 'TEXT')}::text[]) ${again}`;
         }
         if (acks.some((a) => a.ids.length > 0)) {
           const users = acks.flatMap((a) => a.ids.map(() => a.user));

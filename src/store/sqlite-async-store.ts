@@ -15,6 +15,7 @@ export class SqliteAsyncStore implements AsyncStore {
 
   constructor(private readonly store: Store) {}
 
+  /** `again` never comes: SQLite, in this process, has no unknown outcomes (nor retryable errors). */
   async commit(inserts: readonly StoredMessage[], acks: readonly Ack[]): Promise<void> {
     this.store.commit(inserts, acks);
   }

@@ -36,6 +36,23 @@ describe.skipIf(skip)('SessionRegistry', () => {
     ]);
   });
 
+  test('CLU-4: a release owed since Redis was unreachable appends the logout even if Redis lost the session meanwhile (restarted empty)', async () => {
+    r.fresh();
+    const n1 = await r.node('n1');
+    await r.link().call('DEL', [r.keys.settling]);
+    await n1.sessions.claim('yoda');
+    await r.link().call('DEL', [r.keys.session('yoda')]); // what a Redis restarted empty no longer has
+    expect(await n1.sessions.release('yoda')).toBe(false);
+    expect(await n1.sessions.release('yoda', { gone: true })).toBe(true);
+    expect(await r.events()).toEqual([
+      ['login', 'yoda', n1.lease.owner],
+      ['logout', 'yoda', n1.lease.owner],
+    ]);
+    // Held by another node by now: not ours to end.
+    await r.link().call('SET', [r.keys.session('yoda'), 'n2#other']);
+    expect(await n1.sessions.release('yoda', { gone: true })).toBe(false);
+  });
+
   test('CLU-3: a dead node’s user can log in elsewhere at once; its logout and the new login are appended in that order', async () => {
     r.fresh();
     const n1 = await r.node('n1');

@@ -150,6 +150,19 @@ export class RawClient {
     }
   }
 
+  /**
+   * Waits until more than `count` lines have arrived, the connection closed, or `ms` passed, without
+   * moving the cursor (for loops that read `lines` themselves). Resolves either way; check `lines`.
+   */
+  async more(count: number, ms = WAIT_MS): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.lines.length <= count && !this.isClosed) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await nextWake(this.wakers, left);
+    }
+  }
+
   private wakeAll(): void {
     for (const wake of [...this.wakers]) wake();
   }

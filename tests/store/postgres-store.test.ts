@@ -5,7 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { SQL } from 'bun';
 import { Handoffs, type HandoffOutcome } from '../../src/cluster/handoffs.ts';
-import { isRetryable, StoreUnavailableError, type AsyncStore } from '../../src/store/async-store.ts';
+import { OfflineQueue } from '../../src/server/offline-queue.ts';
+import { isRetryable, StoreUnavailableError, type Ack, type AsyncStore, type StoredMessage } from '../../src/store/async-store.ts';
 import { POSTGRES_SCHEMA_VERSION, PostgresStore } from '../../src/store/postgres-store.ts';
 import { ENGINE_START_MS, PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
 import { asyncStoreContract, msg, origin } from './async-store.case.ts';
@@ -153,6 +154,34 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
       // Whether or not the first attempt committed once PostgreSQL woke up, the retry leaves one copy.
       await s.storeOnce([origin('n1:9', 9)]);
       expect((await s.messagesFor('yoda')).map((m) => m.id)).toEqual([9]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a commit whose answer was lost after it committed is tried again: the senders hear `stored`, each message is stored once (CLU-4)', async () => {
+    const s = await PostgresStore.open(await pg().createDatabase());
+    try {
+      await s.commit([msg(1)], []);
+      // The first try commits, then its answer is lost (the connection drops, or the deadline passes
+      // while PostgreSQL stalls): the queue cannot know it committed and tries again.
+      let answersLost = 1;
+      const lossy: AsyncStore = Object.assign(Object.create(s) as PostgresStore, {
+        async commit(inserts: readonly StoredMessage[], acks: readonly Ack[], options?: { again?: boolean }) {
+          await s.commit(inserts, acks, options);
+          if (answersLost-- > 0) throw new StoreUnavailableError('store messages', { cause: new Error('the answer was lost') });
+        },
+      });
+      const queue = new OfflineQueue(lossy);
+      const told: string[] = [];
+      for (const id of [2, 3]) queue.add(msg(id), (error) => told.push(error ? `failed: ${String(error)}` : 'stored'));
+      queue.ack('yoda', 1);
+      await queue.flush();
+      expect(told).toEqual(['stored', 'stored']);
+      expect((await s.messagesFor('yoda')).map((m) => m.id)).toEqual([2, 3]);
+      // Retries only forgive the same message again: a fresh commit still refuses an id twice (all or nothing).
+      await expect(s.commit([msg(4), msg(2)], [])).rejects.toThrow();
+      expect(await s.countFor('yoda')).toBe(2);
     } finally {
       await s.close();
     }
