@@ -198,13 +198,16 @@ describe('CLI-6 exit codes', () => {
     expect(stdout).toContain('Wrong password');
   });
 
+  // Four client processes: the three wrong guesses at once (each takes its strike before its check,
+  // SEC-1), and a budget past bun's 5 s default, which four start-ups can use up on a busy machine.
   test('account locked: exit 3 with the reason', async () => {
     server = await startTestServer();
-    for (let i = 0; i < 3; i++) await runCli(['connect', String(server.port)], { stdin: 'hans\nwrong\n' });
+    const guesses = await Promise.all([0, 1, 2].map(() => runCli(['connect', String(server.port)], { stdin: 'hans\nwrong\n' })));
+    expect(guesses.map((g) => g.code)).toEqual([3, 3, 3]);
     const { code, stdout } = await runCli(['connect', String(server.port)], { stdin: 'hans\nfalcon*solo\n' });
     expect(code).toBe(3);
     expect(stdout).toContain('blocked');
-  });
+  }, 15_000);
 
   test('already logged in elsewhere: exit 3', async () => {
     server = await startTestServer();
