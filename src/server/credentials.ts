@@ -24,22 +24,27 @@ export function parseCredentials(text: string, name = 'credentials'): Omit<Crede
   text.split('\n').forEach((raw, index) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    const where = `${name}:${index + 1}`;
+    const where = () => `${name}:${index + 1}`;
     const match = LINE.exec(line);
     if (!match || CONTROL.test(line)) {
-      problems.push(`${where}: expected "username password" separated by one space; line skipped`);
+      problems.push(`${where()}: expected "username password" separated by one space; line skipped`);
       return;
     }
     const [, user, secret] = match as unknown as [string, string, string];
-    if ([...user].length > MAX_NAME_CHARS || [...secret].length > MAX_PASSWORD_CHARS * 4) {
-      problems.push(`${where}: username longer than ${MAX_NAME_CHARS} characters or secret too long; line skipped`);
+    // Counted in code points only when UTF-16 units say it may be too long (no array a line at start).
+    if (tooLong(user, MAX_NAME_CHARS) || tooLong(secret, MAX_PASSWORD_CHARS * 4)) {
+      problems.push(`${where()}: username longer than ${MAX_NAME_CHARS} characters or secret too long; line skipped`);
     } else if (accounts.has(user)) {
-      problems.push(`${where}: "${user}" appears again; the first entry is kept`);
+      problems.push(`${where()}: "${user}" appears again; the first entry is kept`);
     } else {
       accounts.set(user, secret);
     }
   });
   return { accounts, problems };
+}
+
+function tooLong(text: string, maxChars: number): boolean {
+  return text.length > maxChars && [...text].length > maxChars;
 }
 
 /** Reads the file; a missing file gives no accounts. Throws a one-line Error when it cannot be read. */
