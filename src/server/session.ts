@@ -101,18 +101,26 @@ export function touch(state: ServerState, session: Session): void {
 
 // The timer is not moved on every command: when it fires it checks lastActive and, if the user
 // was active since, sleeps again for the rest of the timeout. Activity itself costs one store.
+// One function per server for every user's timer, given the connection (not a closure per user).
 function scheduleInactivity(state: ServerState, conn: Conn, delayMs: number): TimerId {
-  return state.wheel.schedule(delayMs, () => {
-    const session = conn.session;
-    if (!session || conn.closed) return;
-    const idle = state.now() - session.lastActive;
-    if (idle >= state.config.timeoutMs) {
-      conn.bye('timeout', `Logged out after ${state.config.timeoutMs / 1000} s without activity`);
-    } else {
-      session.inactivityTimer = scheduleInactivity(state, conn, state.config.timeoutMs - idle);
-    }
-  });
+  let check = inactivityChecks.get(state);
+  if (!check) {
+    check = (conn: Conn) => {
+      const session = conn.session;
+      if (!session || conn.closed) return;
+      const idle = state.now() - session.lastActive;
+      if (idle >= state.config.timeoutMs) {
+        conn.bye('timeout', `Logged out after ${state.config.timeoutMs / 1000} s without activity`);
+      } else {
+        session.inactivityTimer = scheduleInactivity(state, conn, state.config.timeoutMs - idle);
+      }
+    };
+    inactivityChecks.set(state, check);
+  }
+  return state.wheel.schedule(delayMs, check, conn);
 }
+
+const inactivityChecks = new WeakMap<ServerState, (conn: Conn) => void>();
 
 /** Runs once when a logged-in connection closes, for any reason (SESS-4: a vanished client is a logout). */
 export function endSession(state: ServerState, session: Session, reason: CloseReason): void {

@@ -78,6 +78,8 @@ export class Outbox {
     readonly limit: number,
     /** Called once when the queue passes the limit; the owner disconnects the reader. */
     private readonly onOverflow: () => void,
+    /** `this` for onOverflow: an owner can pass a shared function instead of a closure of its own (B3). */
+    private readonly owner?: object,
   ) {}
 
   /** Queues one line (with its LF). Ignored once closed. */
@@ -91,7 +93,7 @@ export class Outbox {
       this.flush();
       if (this.closed || this.pending <= this.limit + this.allowance) return;
       this.closed = true;
-      this.onOverflow();
+      this.onOverflow.call(this.owner);
       return;
     }
     if (!this.marked) {
