@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sleep } from './lib/clock.ts';
-import { fmt, makeKit, names } from './lib/kit.ts';
+import { decodeHistograms, fmt, makeKit, names } from './lib/kit.ts';
 import { cpuTimesOf } from './lib/proc.ts';
 import { startTarget, type Target, type Worker } from './lib/procs.ts';
 
@@ -47,6 +47,9 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 
 interface Paced {
   sent: number;
+  /** Sender -> recipient latency over the measured seconds, ms. */
+  p50: number;
+  p99: number;
   cpuUs: number;
   userUs: number;
   systemUs: number;
@@ -55,13 +58,14 @@ interface Paced {
 /** Runs the worker's pacer for `secs` (plus its one second of warm-up) and returns the server's CPU over it. */
 async function pace(target: Target, worker: Worker, secs: number): Promise<Paced> {
   const before = cpuTimesOf(target.pid);
-  const r = await worker.call<{ sent: number; drained: boolean }>('latency', { rate, seconds: secs, bodyChars: 40 });
+  const r = await worker.call<{ sent: number; drained: boolean; histogram: string }>('latency', { rate, seconds: secs, bodyChars: 40 });
+  const h = decodeHistograms([r.histogram]);
   const after = cpuTimesOf(target.pid);
   if (!r.drained) log('  not every message was answered before the deadline');
   const sent = r.sent + Math.round(rate * Math.min(1, secs)); // the warm-up second is paced too
   const userUs = (after.user - before.user) * 1e6;
   const systemUs = (after.system - before.system) * 1e6;
-  return { sent, cpuUs: userUs + systemUs, userUs, systemUs };
+  return { sent, p50: h.p50, p99: h.p99, cpuUs: userUs + systemUs, userUs, systemUs };
 }
 
 async function once(root: string, name: string, wrap: string[], work: (t: Target, w: Worker) => Promise<void>): Promise<void> {
@@ -102,9 +106,9 @@ async function secondsRun(root: string): Promise<void> {
     }
     const net = p.cpuUs - idlePerSecond * wall * 1e6;
     log(
-      `${root}: ${fmt(p.sent)} msgs at ${fmt(rate)}/s: server ${fmt(p.cpuUs / p.sent, 2)} CPU-µs a message (user ${fmt(p.userUs / p.sent, 2)}, system ${fmt(p.systemUs / p.sent, 2)}); less idle (${fmt(idlePerSecond * 100, 2)} %): ${fmt(net / p.sent, 2)}; load ${loadavg()}`,
+      `${root}: ${fmt(p.sent)} msgs at ${fmt(rate)}/s: server ${fmt(p.cpuUs / p.sent, 2)} CPU-µs a message (user ${fmt(p.userUs / p.sent, 2)}, system ${fmt(p.systemUs / p.sent, 2)}); less idle (${fmt(idlePerSecond * 100, 2)} %): ${fmt(net / p.sent, 2)}; latency p50 ${fmt(p.p50, 2)} / p99 ${fmt(p.p99, 2)} ms; load ${loadavg()}`,
     );
-    results.push({ root, rate, sent: p.sent, cpuUsPerMessage: p.cpuUs / p.sent, userUsPerMessage: p.userUs / p.sent, systemUsPerMessage: p.systemUs / p.sent, idleCpu: idlePerSecond, netCpuUsPerMessage: net / p.sent, loadavg: loadavg() });
+    results.push({ root, rate, sent: p.sent, cpuUsPerMessage: p.cpuUs / p.sent, userUsPerMessage: p.userUs / p.sent, systemUsPerMessage: p.systemUs / p.sent, idleCpu: idlePerSecond, netCpuUsPerMessage: net / p.sent, p50Ms: p.p50, p99Ms: p.p99, loadavg: loadavg() });
   });
 }
 
