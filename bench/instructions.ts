@@ -7,14 +7,14 @@
 //
 //   bun bench/instructions.ts [--users 20] [--window 4] [--messages 20000]
 //                             [--broadcast-users 1000] [--broadcasts 10] [--only chat|ngircd] [--keep DIR]
-//                             [--tool callgrind|strace] [--no-broadcast]
+//                             [--tool callgrind|strace] [--no-broadcast] [--root DIR]
 //
 // Slow (valgrind runs the server ~50x slower): a few minutes. The callgrind files are kept in
 // --keep DIR (default: a temp dir, printed) for callgrind_annotate.
 
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sleep } from './lib/clock.ts';
 import { fmt, makeKit, names } from './lib/kit.ts';
@@ -34,6 +34,8 @@ const { values: flags } = parseArgs({
     keep: { type: 'string' },
     tool: { type: 'string', default: 'callgrind' },
     'no-broadcast': { type: 'boolean', default: false },
+    // Another checkout's server (e.g. an older commit from git archive), with this checkout's load generator.
+    root: { type: 'string' },
   },
 });
 
@@ -92,7 +94,7 @@ async function start(system: System, accounts: number, name: string): Promise<Ta
     chmodSync(outDir, 0o777);
     return startNgircd(ngircdPath() as string, dir, [...asNobody, ...callgrind(name)]);
   }
-  return startTarget('server', { dir, credentials, timeoutSeconds: 3600, wrap: callgrind(name) });
+  return startTarget('server', { dir, credentials, timeoutSeconds: 3600, wrap: callgrind(name), root: flags.root && resolve(flags.root) });
 }
 
 /** The total of instructions (Ir) in the callgrind file(s) whose name starts with `name.`. */

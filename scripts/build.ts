@@ -6,7 +6,7 @@
 //   bun run build linux-arm64 ...      dist/chat + the named targets + SHA256SUMS
 //   bun run build --strict             a target that cannot be built fails the build
 //
-// Each executable is `bun build --compile --minify --bytecode --format=esm` (bytecode with a
+// Each executable is `bun build --compile --minify --bytecode --format=esm --splitting` (bytecode with a
 // top-level await needs ESM) with the git commit baked in through `--define BUILD_COMMIT`, so
 // `chat --version` never runs git. Other targets need that target's Bun runtime, the same
 // version as the Bun running this script: it is fetched once with `npm pack @oven/bun-<target>`
@@ -281,6 +281,9 @@ async function compile(outfile: string, commit: string, cross?: { target: Target
     '--minify',
     '--bytecode',
     '--format=esm',
+    // The server, the terminal client, the web page and the cluster code in chunks of their own,
+    // loaded when imported: a server does not hold the client's code (RSS 47.4 -> 41-43 MiB, B8).
+    '--splitting',
     '--define',
     `BUILD_COMMIT=${JSON.stringify(commit)}`,
     // The binary must behave the same wherever it runs: no .env or bunfig.toml picked up from the

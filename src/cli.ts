@@ -4,12 +4,7 @@
 // First: a terminal's echo goes off before anything else loads (see early-tty.ts).
 import './client/early-tty.ts';
 import { cac, type CAC } from 'cac';
-import { runClient } from './client/run.ts';
-import { hashCredentialsFile } from './server/credentials.ts';
-import { HASH_CONCURRENCY, hashPassword, isHash, JobQueue } from './server/passwords.ts';
-import { startServer } from './server/server.ts';
 import { jsonLogger, stderrLogger } from './util/log.ts';
-import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { redactUrl } from './util/redact-url.ts';
 import { versionLine } from './version.ts';
@@ -101,6 +96,8 @@ function buildCli(): CAC {
       if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, not "${format}"`);
       const log = format === 'json' ? jsonLogger : stderrLogger;
       const several = clusterOptions(options);
+      // Each command loads only its own code: a server does not hold the terminal client's pages, nor a client the server's (RSS, B8).
+      const { startServer } = await import('./server/server.ts');
       const server = await startServer({
         ...several,
         port: wholeNumber(port, 'port', 0, 65535),
@@ -163,9 +160,10 @@ function buildCli(): CAC {
     .action(async (port: string, options: Record<string, unknown>) => {
       if (options.ca !== undefined && !options.tls) throw new UsageError('--ca goes with --tls');
       // A missing CA file is a mistake on the command line, not a network error.
-      if (options.ca !== undefined && (!existsSync(String(options.ca)) || !statSync(String(options.ca)).isFile())) {
+      if (options.ca !== undefined && !(await Bun.file(String(options.ca)).stat().catch(() => undefined))?.isFile()) {
         throw new UsageError(`--ca ${String(options.ca)}: no such file`);
       }
+      const { runClient } = await import('./client/run.ts');
       const code = await runClient({
         port: wholeNumber(port, 'port', 1, 65535),
         host: String(options.host),
@@ -183,6 +181,8 @@ function buildCli(): CAC {
     .command('hash-credentials <file>', 'Replace the plain passwords in a credentials file with argon2id hashes')
     .example('chat hash-credentials ./credentials.txt')
     .action(async (file: string) => {
+      const { hashCredentialsFile } = await import('./server/credentials.ts');
+      const { HASH_CONCURRENCY, hashPassword, isHash, JobQueue } = await import('./server/passwords.ts');
       const queue = new JobQueue(HASH_CONCURRENCY, Number.MAX_SAFE_INTEGER);
       const report = await hashCredentialsFile(file, (password) => hashPassword(password, queue), isHash);
       for (const problem of report.problems) console.error(problem);

@@ -1,7 +1,7 @@
 // Child processes of the bench: the server under test (or the bare relay) and load-generator workers.
 
 import type { Subprocess } from 'bun';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dir, '..', '..');
@@ -28,6 +28,8 @@ export interface TargetOptions {
   web?: boolean;
   /** A command to run the target under, e.g. valgrind (bench/instructions.ts). */
   wrap?: string[];
+  /** Another checkout's server (bench/rate-cost.ts compares commits): flags its cli.ts does not know are left out. */
+  root?: string;
 }
 
 /** Reads the child's stdout until its first `count` lines: the port, then (with --web) the web port. */
@@ -49,7 +51,21 @@ async function firstLines(proc: { stdout: ReadableStream<Uint8Array>; kill(): vo
   return text.split('\n').slice(0, count);
 }
 
+/** Drops `--flag value` pairs that the server at `root` does not define (an older commit). */
+function knownFlags(root: string, args: string[]): string[] {
+  if (root === ROOT) return args;
+  const cli = readFileSync(join(root, 'src/cli.ts'), 'utf8');
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a.startsWith('--') && a !== '--web' && !cli.includes(`'${a} `) && !cli.includes(`'${a}'`)) i++;
+    else out.push(a);
+  }
+  return out;
+}
+
 export async function startTarget(kind: 'server' | 'relay', options: TargetOptions): Promise<Target> {
+  const root = options.root ?? ROOT;
   const db = join(options.dir, 'chat.db');
   const log = join(options.dir, `${kind}.log`);
   const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.profileDir}`] : [];
@@ -59,7 +75,8 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           ...(options.wrap ?? []),
           process.execPath,
           ...profile,
-          join(ROOT, 'src/cli.ts'),
+          join(root, 'src/cli.ts'),
+          ...knownFlags(root, [
           'serve',
           '0',
           '60',
@@ -92,9 +109,10 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           '--offline-quota-bytes',
           '0',
           ...(options.web ? ['--web', '0'] : []),
+          ]),
         ]
       : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
+  const proc = Bun.spawn(cmd, { cwd: root, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
   // Under valgrind a start takes a while.
   const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1, options.wrap ? 300_000 : 30_000);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);

@@ -66,7 +66,7 @@ export class Conn {
     flusher: TurnFlusher,
     outboxLimit: number,
   ) {
-    this.outbox = new Outbox(transport, flusher, outboxLimit, () => this.abort('overflow'));
+    this.outbox = new Outbox(transport, flusher, outboxLimit, abortOverflow, this);
     this.key = addressKey(address);
   }
 
@@ -107,6 +107,10 @@ export class Conn {
     // chat) would interleave two handlers. Nothing more is sent here meanwhile: `closed` is set.
     queueMicrotask(() => this.transport.terminate());
   }
+}
+
+function abortOverflow(this: Conn): void {
+  this.abort('overflow');
 }
 
 /** `::ffff:1.2.3.4` -> `1.2.3.4`, so one host has one key whichever way it connected. */

@@ -3,7 +3,6 @@
 // at most HASH_CONCURRENCY at a time, so a burst of logins can neither stall the server nor
 // take a hash's worth of memory per login.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
 
 const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -95,8 +94,13 @@ export class JobQueue {
 /** Compares in constant time for plain secrets; verifies hashes through `queue`. False on a malformed hash. */
 export async function checkPassword(password: string, secret: string, queue: JobQueue, key?: string): Promise<boolean> {
   if (!isHash(secret)) {
-    const digest = (s: string) => createHash('sha256').update(s).digest();
-    return timingSafeEqual(digest(password), digest(secret));
+    // Digests of equal length, compared without an early exit. Bun's hasher, not node:crypto:
+    // loading that module alone added 5.6 MiB to the server's RSS (B8).
+    const a = Bun.CryptoHasher.hash('sha256', password) as Uint8Array;
+    const b = Bun.CryptoHasher.hash('sha256', secret) as Uint8Array;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+    return diff === 0;
   }
   return queue.run(async () => {
     try {

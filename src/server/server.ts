@@ -5,12 +5,10 @@ import type { Server, TCPSocketListener } from 'bun';
 import type { AsyncStore } from '../store/async-store.ts';
 import { SqliteAsyncStore } from '../store/sqlite-async-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
-import { PostgresStore } from '../store/postgres-store.ts';
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { redactUrl } from '../util/redact-url.ts';
-import { joinCluster, type ClusterOptions, type JoinedCluster } from '../cluster/join-cluster.ts';
+import type { ClusterOptions, JoinedCluster } from '../cluster/join-cluster.ts';
 import type { Conn } from './connection.ts';
-import { readFile } from 'node:fs/promises';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
 import { tooMuchLike } from './auth.ts';
 import { makeHandlers } from './dispatch.ts';
@@ -20,7 +18,6 @@ import { flushPresence } from './presence.ts';
 import { endSession } from './session.ts';
 import { makeConnEvents } from './transport/events.ts';
 import { listenTcp } from './transport/tcp.ts';
-import { serveWeb } from '../web/web-server.ts';
 import type { WsData } from '../web/ws-transport.ts';
 import { DEFAULT_CONFIG, ServerState, type Logger, type ServerConfig } from './state.ts';
 
@@ -82,6 +79,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (options.cluster) {
     if (options.store === undefined) throw new Error('a cluster needs a shared store (--store postgres://…)');
     try {
+      // The cluster, PostgreSQL and web code load only when asked for: a single node holds none of their pages (RSS, B8).
+      const { joinCluster } = await import('../cluster/join-cluster.ts');
       cluster = await joinCluster(state, options.cluster);
     } catch (err) {
       await store.close();
@@ -126,6 +125,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let web: Server<WsData> | undefined;
   if (options.web) {
     const where = `${options.web.host ?? options.host ?? '0.0.0.0'}:${options.web.port}`;
+    const { serveWeb } = await import('../web/web-server.ts');
     try {
       web = serveWeb({ host: options.web.host ?? options.host ?? '0.0.0.0', port: options.web.port, tls }, events, log);
     } catch (err) {
@@ -178,6 +178,7 @@ async function openStore(options: ServeOptions, log: Logger): Promise<AsyncStore
   }
   const where = redactUrl(options.store);
   try {
+    const { PostgresStore } = await import('../store/postgres-store.ts');
     const store = await PostgresStore.open(options.store);
     log(`store ${where}: reachable`);
     return store;
@@ -210,7 +211,7 @@ export const TLS_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-G
 async function readTls(files: { cert: string; key: string }): Promise<{ cert: string; key: string; ciphers: string }> {
   const read = async (path: string, what: string) => {
     try {
-      return await readFile(path, 'utf8');
+      return await Bun.file(path).text();
     } catch (err) {
       throw new Error(`cannot read the TLS ${what} ${path}: ${describe(err)}`);
     }

@@ -58,8 +58,12 @@ let scratch: EncodeBuffer | undefined;
 type EncodeBuffer = Buffer & { utf8Write(text: string, offset: number): number };
 let scratchBusy = false;
 
+/** The empty queue every outbox shares (frozen: a push to it would be a bug). */
+const NO_LINES: string[] = Object.freeze([]) as unknown as string[];
+
 export class Outbox {
-  private lines: string[] = [];
+  /** NO_LINES (shared, never written to) while nothing is queued: an idle outbox holds no array. */
+  private lines: string[] = NO_LINES;
   private queuedChars = 0;
   /**
    * What the kernel did not take at the last write: the rest of an ASCII text, kept as a string
@@ -78,12 +82,15 @@ export class Outbox {
     readonly limit: number,
     /** Called once when the queue passes the limit; the owner disconnects the reader. */
     private readonly onOverflow: () => void,
+    /** `this` for onOverflow: an owner can pass a shared function instead of a closure of its own (B3). */
+    private readonly owner?: object,
   ) {}
 
   /** Queues one line (with its LF). Ignored once closed. */
   push(line: string): void {
     if (this.closed) return;
-    this.lines.push(line);
+    if (this.lines === NO_LINES) this.lines = [line];
+    else this.lines.push(line);
     this.queuedChars += line.length;
     if (this.queuedChars + (this.unsent?.length ?? 0) + (this.sink.bufferedAmount?.() ?? 0) > this.limit + this.allowance) {
       // Lines queued during one turn have not been offered to the kernel yet: only what it does
@@ -91,7 +98,7 @@ export class Outbox {
       this.flush();
       if (this.closed || this.pending <= this.limit + this.allowance) return;
       this.closed = true;
-      this.onOverflow();
+      this.onOverflow.call(this.owner);
       return;
     }
     if (!this.marked) {
@@ -144,7 +151,7 @@ export class Outbox {
       let text: string;
       if (this.lines.length === 1 || this.queuedChars <= JOIN_LIMIT) {
         text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
-        this.lines = [];
+        this.lines = NO_LINES;
         this.queuedChars = 0;
       } else {
         text = this.lines.shift() as string;
@@ -168,7 +175,7 @@ export class Outbox {
     const buffer = scratch;
     let length = 0;
     for (const line of this.lines) length += buffer.utf8Write(line, length);
-    this.lines = [];
+    this.lines = NO_LINES;
     this.queuedChars = 0;
     // Busy while the sink has it, in case the write calls back into another outbox.
     scratchBusy = true;
@@ -194,7 +201,7 @@ export class Outbox {
   }
 
   private drop(): void {
-    this.lines = [];
+    this.lines = NO_LINES;
     this.queuedChars = 0;
     this.unsent = null;
     this.closed = true;

@@ -7,7 +7,8 @@ interface Entry {
   readonly id: TimerId;
   readonly due: number;
   readonly tick: number;
-  readonly fn: () => void;
+  readonly fn: (arg: never) => void;
+  readonly arg: unknown;
 }
 
 export class TimerWheel {
@@ -42,11 +43,17 @@ export class TimerWheel {
     return this.entries.size;
   }
 
-  /** Runs `fn` once, `delayMs` after the last advance (never during the advance that scheduled it). */
-  schedule(delayMs: number, fn: () => void): TimerId {
+  /**
+   * Runs `fn` once, `delayMs` after the last advance (never during the advance that scheduled it).
+   * With `arg`, `fn(arg)`: a timer per user (inactivity) can share one function instead of holding
+   * a closure and its scope each (memory per idle user, B3).
+   */
+  schedule(delayMs: number, fn: () => void): TimerId;
+  schedule<T>(delayMs: number, fn: (arg: T) => void, arg: T): TimerId;
+  schedule(delayMs: number, fn: (arg: never) => void, arg?: unknown): TimerId {
     const due = this.nowMs + Math.max(0, delayMs);
     const tick = Math.max(Math.ceil(due / this.tickMs), this.tick + 1);
-    const entry: Entry = { id: this.nextId++, due, tick, fn };
+    const entry: Entry = { id: this.nextId++, due, tick, fn, arg };
     this.entries.set(entry.id, entry);
     this.slotOf(tick).add(entry);
     return entry.id;
@@ -86,7 +93,7 @@ export class TimerWheel {
       this.slotOf(entry.tick).delete(entry);
       ran++;
       try {
-        entry.fn();
+        (entry.fn as (arg: unknown) => void)(entry.arg);
       } catch (error) {
         failure ??= { error };
       }
