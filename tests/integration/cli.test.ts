@@ -201,10 +201,10 @@ describe('CLI-6 exit codes', () => {
   // Four client processes: the three wrong guesses at once (each takes its strike before its check,
   // SEC-1), and a budget past bun's 5 s default, which four start-ups can use up on a busy machine.
   test('account locked: exit 3 with the reason', async () => {
-    server = await startTestServer();
-    const guesses = await Promise.all([0, 1, 2].map(() => runCli(['connect', String(server.port)], { stdin: 'hans\nwrong\n' })));
+    const { port } = (server = await startTestServer());
+    const guesses = await Promise.all([0, 1, 2].map(() => runCli(['connect', String(port)], { stdin: 'hans\nwrong\n' })));
     expect(guesses.map((g) => g.code)).toEqual([3, 3, 3]);
-    const { code, stdout } = await runCli(['connect', String(server.port)], { stdin: 'hans\nfalcon*solo\n' });
+    const { code, stdout } = await runCli(['connect', String(port)], { stdin: 'hans\nfalcon*solo\n' });
     expect(code).toBe(3);
     expect(stdout).toContain('blocked');
   }, 15_000);
