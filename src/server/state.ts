@@ -273,8 +273,8 @@ export class ServerState {
 
   /** Records `name`'s keys (the first holder of a key keeps it). */
   indexName(name: string): void {
-    const index = this.nameIndex;
-    if (index) for (const key of nameKeys(name)) if (!index.has(key)) index.set(key, name);
+    const index = this.names();
+    for (const key of nameKeys(name)) if (!index.has(key)) index.set(key, name);
   }
 
   unindexName(name: string): void {
@@ -284,16 +284,24 @@ export class ServerState {
 
   /** An existing name that `name` would be taken for (by case or look-alike letters), if any. */
   similarName(name: string): string | undefined {
-    if (!this.nameIndex) {
-      // In the accounts' order, as if each had been indexed when it was added.
-      this.nameIndex = new Map();
-      for (const account of this.accounts.keys()) this.indexName(account);
-    }
+    const index = this.names();
     for (const key of nameKeys(name)) {
-      const other = this.nameIndex.get(key);
+      const other = index.get(key);
       if (other !== undefined && other !== name) return other;
     }
     return undefined;
+  }
+
+  /**
+   * The name index, built at its first use from the accounts in their order, as if each had been
+   * indexed when it was added; names learnt from elsewhere (a shared store) join it after them.
+   */
+  private names(): Map<string, string> {
+    if (!this.nameIndex) {
+      const index = (this.nameIndex = new Map());
+      for (const account of this.accounts.keys()) for (const key of nameKeys(account)) if (!index.has(key)) index.set(key, account);
+    }
+    return this.nameIndex;
   }
 
   now(): number {
