@@ -205,6 +205,8 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
     expect(await page.textContent('#login-message')).toBe('You logged out.');
   });
 
+  // Four browser contexts one after another, each logging in and drawing a page: about 25 s on an
+  // idle 2-core machine, so a budget of its own (nothing here measures time).
   test('screenshots for docs/WEB.md: desktop and phone, light and dark', async () => {
     await start();
     mkdirSync(SHOTS, { recursive: true });
@@ -242,5 +244,5 @@ describe.skipIf(skipReason !== undefined)('web client in chromium', () => {
         await page.context().close();
       }
     }
-  });
+  }, 90_000);
 });
