@@ -1,4 +1,5 @@
-// `bun bench/cluster.ts [--quick] [--pairs N] [--window W] [--seconds S]` (also `bun run bench cluster`)
+// `bun bench/cluster.ts [--quick] [--pairs N] [--window W] [--seconds S] [--nodes N] [--profile DIR]`
+// (also `bun run bench cluster …`)
 //
 // The cluster scenario (issue 12): direct messages between users on different nodes, with 1, 2 and
 // 3 `chat serve --cluster --store` nodes on this machine, beside the single node (SQLite). Real
@@ -13,7 +14,7 @@ import * as hdr from 'hdr-histogram-js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Socket, Subprocess } from 'bun';
+import { RedisClient, type Socket, type Subprocess } from 'bun';
 import { freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing } from '../tests/helpers/engines.ts';
 import { tempDir } from '../tests/helpers/test-server.ts';
 import { cpuSecondsOf } from './lib/proc.ts';
@@ -21,7 +22,7 @@ import { spawnServe } from '../tests/helpers/serve-process.ts';
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2).filter((a) => a !== 'cluster'),
-  options: { quick: { type: 'boolean', default: false }, pairs: { type: 'string' }, window: { type: 'string' }, seconds: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, profile: { type: 'string' }, nodes: { type: 'string' }, pairs: { type: 'string' }, window: { type: 'string' }, seconds: { type: 'string' } },
 });
 const quick = flags.quick ?? false;
 const PAIRS = Number(flags.pairs ?? (quick ? 12 : 60));
@@ -108,6 +109,46 @@ function family(root: number): number[] {
   return out;
 }
 
+/** Voluntary + involuntary context switches of `pids` so far (a wake-up count: load-insensitive). */
+function switchesOf(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) sum += Number(m[1]);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}
+
+/** Redis's own count of calls per command so far (INFO commandstats). */
+async function commandStats(url: string): Promise<Map<string, number>> {
+  const client = new RedisClient(url);
+  try {
+    const info = String(await client.send('INFO', ['commandstats']));
+    const calls = new Map<string, number>();
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set((m[1] as string).toUpperCase(), Number(m[2]));
+    return calls;
+  } finally {
+    client.close();
+  }
+}
+
+/** Per message: calls of each command between two commandstats samples (the INFO itself left out). */
+function perMessage(before: Map<string, number>, after: Map<string, number>, messages: number): string {
+  const parts: string[] = [];
+  let total = 0;
+  for (const [command, calls] of after) {
+    const n = calls - (before.get(command) ?? 0) - (command === 'INFO' ? 1 : 0);
+    if (n <= 0) continue;
+    total += n;
+    if (n / messages >= 0.01) parts.push(`${command} ${(n / messages).toFixed(2)}`);
+  }
+  return `${(total / messages).toFixed(2)} (${parts.join(', ')})`;
+}
+
 function cpuOf(pids: number[]): number {
   let sum = 0;
   for (const pid of pids) {
@@ -120,8 +161,10 @@ function cpuOf(pids: number[]): number {
   return sum;
 }
 
+/** `--profile DIR`: each node writes a .cpuprofile there when it stops (bench/profile-summary.ts reads it). */
 async function startNode(args: string[]): Promise<Subprocess> {
-  return (await spawnServe(args, [process.execPath, CLI])).proc;
+  const bun = flags.profile ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${flags.profile}`] : [process.execPath];
+  return (await spawnServe(args, [...bun, CLI])).proc;
 }
 
 interface Result {
@@ -131,6 +174,14 @@ interface Result {
   p50ms: number;
   p99ms: number;
   cpuCores: number;
+  /** CPU microseconds per message: the nodes, Redis, PostgreSQL. */
+  nodeUs: number;
+  redisUs: number;
+  pgUs: number;
+  /** Context switches of nodes and engines per message. */
+  switches: number;
+  /** Redis calls per message, in all and per command. */
+  redisCalls: string;
 }
 
 async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresEngine): Promise<Result> {
@@ -141,7 +192,8 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
   const common = ['60', '3600', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--offline-quota', '0'];
   const procs: Subprocess[] = [];
   const ports: number[] = [];
-  let enginePids: () => number[] = () => [];
+  let redisPids: () => number[] = () => [];
+  let pgPids: () => number[] = () => [];
   if (nodes === 'single') {
     const port = freePort();
     procs.push(await startNode([String(port), ...common, '--db', join(dir, 'chat.db')]));
@@ -154,7 +206,8 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
       procs.push(await startNode([String(port), ...common, '--cluster', (redis as RedisEngine).url, '--store', store, '--node', `b${n}`]));
       ports.push(port);
     }
-    enginePids = () => [...family((redis as RedisEngine).pid as number), ...family((pg as PostgresEngine).pid as number)];
+    redisPids = () => family((redis as RedisEngine).pid as number);
+    pgPids = () => family((pg as PostgresEngine).pid as number);
   }
   const n = ports.length;
   const recipients: BenchClient[] = [];
@@ -194,18 +247,24 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
     for (let i = 0; i < WINDOW; i++) send();
   }
   await Bun.sleep(WARMUP_MS);
-  const pids = () => [...procs.map((p) => p.pid), ...enginePids()];
-  const cpu0 = cpuOf(pids());
+  const nodePids = () => procs.map((p) => p.pid);
+  const pids = () => [...nodePids(), ...redisPids(), ...pgPids()];
+  const stats0 = redis && nodes !== 'single' ? await commandStats(redis.url) : new Map<string, number>();
+  const [node0, redis0, pg0, switches0] = [cpuOf(nodePids()), cpuOf(redisPids()), cpuOf(pgPids()), switchesOf(pids())];
   const t0 = performance.now();
   measuring = true;
   await Bun.sleep(SECONDS * 1000);
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuOf(pids()) - cpu0;
+  const [nodeCpu, redisCpu, pgCpu, switches] = [cpuOf(nodePids()) - node0, cpuOf(redisPids()) - redis0, cpuOf(pgPids()) - pg0, switchesOf(pids()) - switches0];
+  const stats1 = redis && nodes !== 'single' ? await commandStats(redis.url) : new Map<string, number>();
+  const cpu = nodeCpu + redisCpu + pgCpu;
+  const us = (cpuSeconds: number) => Math.round((cpuSeconds / Math.max(delivered, 1)) * 1e6);
   stop = true;
   for (const c of [...senders, ...recipients]) c.end();
   for (const p of procs) {
-    p.kill('SIGKILL');
+    // A profiled node must exit by itself to write its profile.
+    p.kill(flags.profile ? 'SIGTERM' : 'SIGKILL');
     await p.exited;
   }
   return {
@@ -215,24 +274,33 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
     p50ms: histogram.getValueAtPercentile(50) / 1000,
     p99ms: histogram.getValueAtPercentile(99) / 1000,
     cpuCores: Math.round((cpu / seconds) * 100) / 100,
+    nodeUs: us(nodeCpu),
+    redisUs: us(redisCpu),
+    pgUs: us(pgCpu),
+    switches: Math.round((switches / Math.max(delivered, 1)) * 100) / 100,
+    redisCalls: nodes === 'single' ? '-' : perMessage(stats0, stats1, Math.max(delivered, 1)),
   };
 }
 
 export async function clusterBench(): Promise<Result[]> {
   const missing = redisMissing() ?? postgresMissing();
-  const results: Result[] = [await run('single')];
+  // `--nodes 2`: only that setup (with --profile, say).
+  const only = flags.nodes === undefined ? undefined : Number(flags.nodes);
+  const results: Result[] = only === undefined ? [await run('single')] : [];
   if (missing) {
     console.log(`cluster scenario: only the single node (${missing})`);
     return results;
   }
   const [redis, pg] = await Promise.all([RedisEngine.start(), PostgresEngine.start()]);
   try {
-    for (const n of [1, 2, 3]) results.push(await run(n, redis, pg));
+    for (const n of only === undefined ? [1, 2, 3] : [only]) results.push(await run(n, redis, pg));
   } finally {
     await Promise.all([redis.stop(), pg.stop()]);
   }
-  console.log(`cluster scenario: ${PAIRS} pairs, window ${WINDOW}, ${SECONDS} s measured; latency is send -> delivered (recipient acked)`);
-  console.table(results);
+  console.log(`cluster scenario: ${PAIRS} pairs, window ${WINDOW}, ${SECONDS} s measured; latency is send -> delivered (recipient acked);`);
+  console.log('nodeUs/redisUs/pgUs: CPU microseconds per message; switches: context switches per message; redisCalls: Redis calls per message');
+  console.table(results.map(({ setup, msgsPerSecond, msgsPerCpuSecond, p50ms, p99ms, cpuCores }) => ({ setup, msgsPerSecond, msgsPerCpuSecond, p50ms, p99ms, cpuCores })));
+  console.table(results.map(({ setup, nodeUs, redisUs, pgUs, switches, redisCalls }) => ({ setup, nodeUs, redisUs, pgUs, switches, redisCalls })));
   return results;
 }
 
