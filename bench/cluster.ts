@@ -149,6 +149,24 @@ function perMessage(before: Map<string, number>, after: Map<string, number>, mes
   return `${(total / messages).toFixed(2)} (${parts.join(', ')})`;
 }
 
+/**
+ * Counts the system calls of `pids` until stop() (perf's raw_syscalls tracepoint: load-insensitive);
+ * undefined where perf is missing or not allowed.
+ */
+function countSyscalls(pids: number[]): { stop: () => Promise<number | undefined> } {
+  if (pids.length === 0 || !Bun.which('perf')) return { stop: async () => undefined };
+  const perf = Bun.spawn(['perf', 'stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', '-p', pids.join(',')], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
+  return {
+    async stop() {
+      perf.kill('SIGINT');
+      const text = await new Response(perf.stderr).text();
+      await perf.exited;
+      const count = Number(/^(\d+),/m.exec(text)?.[1]);
+      return Number.isFinite(count) ? count : undefined;
+    },
+  };
+}
+
 function cpuOf(pids: number[]): number {
   let sum = 0;
   for (const pid of pids) {
@@ -180,6 +198,9 @@ interface Result {
   pgUs: number;
   /** Context switches of nodes and engines per message. */
   switches: number;
+  /** System calls per message of the nodes and of Redis (perf; '-' without it). */
+  nodeSyscalls: number | string;
+  redisSyscalls: number | string;
   /** Redis calls per message, in all and per command. */
   redisCalls: string;
 }
@@ -222,6 +243,8 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   let delivered = 0;
   let measuring = false;
+  /** Every delivered, measured or not (for the syscall counts, whose window is a little wider). */
+  let deliveredAll = 0;
   let stop = false;
   const body = 'x'.repeat(40);
   for (let k = 0; k < PAIRS; k++) {
@@ -238,6 +261,7 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
     s.onDelivered = (tag) => {
       const at = sentAt.get(tag);
       sentAt.delete(tag);
+      if (at !== undefined) deliveredAll++;
       if (measuring && at !== undefined) {
         delivered++;
         histogram.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
@@ -249,6 +273,11 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
   await Bun.sleep(WARMUP_MS);
   const nodePids = () => procs.map((p) => p.pid);
   const pids = () => [...nodePids(), ...redisPids(), ...pgPids()];
+  const nodeCalls = countSyscalls(nodePids());
+  const redisCalls = countSyscalls(redisPids());
+  // perf needs a moment to attach (what it counts before the window makes its figure a little high).
+  await Bun.sleep(100);
+  const deliveredAll0 = deliveredAll;
   const stats0 = redis && nodes !== 'single' ? await commandStats(redis.url) : new Map<string, number>();
   const [node0, redis0, pg0, switches0] = [cpuOf(nodePids()), cpuOf(redisPids()), cpuOf(pgPids()), switchesOf(pids())];
   const t0 = performance.now();
@@ -258,6 +287,9 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
   const seconds = (performance.now() - t0) / 1000;
   const [nodeCpu, redisCpu, pgCpu, switches] = [cpuOf(nodePids()) - node0, cpuOf(redisPids()) - redis0, cpuOf(pgPids()) - pg0, switchesOf(pids()) - switches0];
   const stats1 = redis && nodes !== 'single' ? await commandStats(redis.url) : new Map<string, number>();
+  const [nodeSyscalls, redisSyscalls] = await Promise.all([nodeCalls.stop(), redisCalls.stop()]);
+  const syscallsWindow = deliveredAll - deliveredAll0;
+  const perMsg = (n: number | undefined) => (n === undefined ? '-' : Math.round((n / Math.max(syscallsWindow, 1)) * 100) / 100);
   const cpu = nodeCpu + redisCpu + pgCpu;
   const us = (cpuSeconds: number) => Math.round((cpuSeconds / Math.max(delivered, 1)) * 1e6);
   stop = true;
@@ -278,6 +310,8 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
     redisUs: us(redisCpu),
     pgUs: us(pgCpu),
     switches: Math.round((switches / Math.max(delivered, 1)) * 100) / 100,
+    nodeSyscalls: perMsg(nodeSyscalls),
+    redisSyscalls: perMsg(redisSyscalls),
     redisCalls: nodes === 'single' ? '-' : perMessage(stats0, stats1, Math.max(delivered, 1)),
   };
 }
@@ -298,9 +332,9 @@ export async function clusterBench(): Promise<Result[]> {
     await Promise.all([redis.stop(), pg.stop()]);
   }
   console.log(`cluster scenario: ${PAIRS} pairs, window ${WINDOW}, ${SECONDS} s measured; latency is send -> delivered (recipient acked);`);
-  console.log('nodeUs/redisUs/pgUs: CPU microseconds per message; switches: context switches per message; redisCalls: Redis calls per message');
+  console.log('per message: nodeUs/redisUs/pgUs CPU microseconds; switches: context switches of all; nodeSyscalls/redisSyscalls: system calls (perf); redisCalls: Redis commands');
   console.table(results.map(({ setup, msgsPerSecond, msgsPerCpuSecond, p50ms, p99ms, cpuCores }) => ({ setup, msgsPerSecond, msgsPerCpuSecond, p50ms, p99ms, cpuCores })));
-  console.table(results.map(({ setup, nodeUs, redisUs, pgUs, switches, redisCalls }) => ({ setup, nodeUs, redisUs, pgUs, switches, redisCalls })));
+  console.table(results.map(({ setup, nodeUs, redisUs, pgUs, switches, nodeSyscalls, redisSyscalls, redisCalls }) => ({ setup, nodeUs, redisUs, pgUs, switches, nodeSyscalls, redisSyscalls, redisCalls })));
   return results;
 }
 
