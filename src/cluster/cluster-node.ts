@@ -14,6 +14,9 @@ import { append, lastId, StreamReader } from './streams.ts';
 
 const INBOX_TYPES: ReadonlySet<string> = new Set<InboxEntry['type']>(['deliver', 'delivered', 'refused', 'backlog', 'private', 'private-ask', 'private-answer', 'pack']);
 
+/** Entries per pack at most (what one node has for another in one turn, node-outbox.ts). */
+const PACK_ENTRIES = 100;
+
 export interface ClusterNodeOptions {
   readonly url: string;
   readonly node: string;
@@ -47,7 +50,7 @@ export class ClusterNode {
   readonly presence = new PresenceMirror();
   private readonly readerLink: RedisLink;
   /** Deliveries and their replies for other nodes, packed per node and turn. */
-  private readonly outbox = new NodeOutbox((node, entry) => this.append(node, entry));
+  private readonly outbox = new NodeOutbox((node, entry) => this.append(node, entry), { maxEntries: PACK_ENTRIES });
   private reader: StreamReader | undefined;
   private janitor: Timer | undefined;
   private sweeping = false;
@@ -93,6 +96,9 @@ export class ClusterNode {
       [this.keys.events, position],
     ]);
     this.reader = new StreamReader(this.readerLink, from, (entries) => this.dispatch(entries), {
+      // One read is handled in one turn: 100 entries of up to PACK_ENTRIES each bound that turn to
+      // about 10k messages (1,000 single entries before packs), so a backlog does not stall the node.
+      count: 100,
       onTrouble: (error) => error && !error.message.startsWith('Redis is unavailable') && this.options.log?.(error.message),
     });
     this.reader.start();
