@@ -182,8 +182,13 @@ function cpuOf(pids: number[]): number {
 /** `--profile DIR`: each node writes a .cpuprofile there when it stops (bench/profile-summary.ts reads it). */
 async function startNode(args: string[]): Promise<Subprocess> {
   const bun = flags.profile ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${flags.profile}`] : [process.execPath];
-  return (await spawnServe(args, [...bun, CLI])).proc;
+  const node = await spawnServe(args, [...bun, CLI]);
+  logs.set(node.proc, node.log);
+  return node.proc;
 }
+
+/** Each node's stderr so far: what went wrong is printed after its run (a run with trouble is no measurement). */
+const logs = new Map<Subprocess, () => string>();
 
 interface Result {
   setup: string;
@@ -295,6 +300,8 @@ async function run(nodes: number | 'single', redis?: RedisEngine, pg?: PostgresE
   stop = true;
   for (const c of [...senders, ...recipients]) c.end();
   for (const p of procs) {
+    const trouble = (logs.get(p)?.() ?? '').split('\n').filter((l) => /skipped|failed|lost|unreachable|fenced|cannot/.test(l));
+    if (trouble.length > 0) console.log(`node ${p.pid} logged ${trouble.length} lines of trouble, first: ${trouble.slice(0, 3).join(' | ')}`);
     // A profiled node must exit by itself to write its profile.
     p.kill(flags.profile ? 'SIGTERM' : 'SIGKILL');
     await p.exited;
