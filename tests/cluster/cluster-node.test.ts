@@ -85,6 +85,23 @@ describe.skipIf(skip)('ClusterNode', () => {
     expect(n2.logs.filter((l) => l.startsWith('skipped'))).toEqual([]);
   });
 
+  test('an entry of a pack whose handler fails is logged; the entries after it are still handed on', async () => {
+    r.fresh();
+    const n1 = await start('n1');
+    const seen: string[] = [];
+    const n2 = await start('n2', {
+      onInbox: (e) => {
+        if (e.type === 'refused' && e.origin === 'n2:1') throw new Error('boom');
+        seen.push(e.type === 'refused' ? e.origin : e.type);
+      },
+    });
+    n1.node.queue('n2', { type: 'refused', origin: 'n2:1', reason: 'offline' });
+    n1.node.queue('n2', { type: 'refused', origin: 'n2:2', reason: 'offline' });
+    await waitFor(() => seen.length === 1, 'the second entry');
+    expect(seen).toEqual(['n2:2']);
+    expect(n2.logs).toContain('handling a refused entry failed: Error: boom');
+  });
+
   test('a pack in the events stream is skipped with one line: packs belong in an inbox', async () => {
     r.fresh();
     const n1 = await start('n1');
