@@ -18,7 +18,7 @@ import type { ClusterNode } from './cluster-node.ts';
 import { ClusterPrivate } from './cluster-private.ts';
 import { RedisUnavailableError } from './redis-link.ts';
 import { Handoffs, type HandoffOutcome } from './handoffs.ts';
-import type { Deliver, EventEntry, InboxEntry } from './node-messages.ts';
+import type { Deliver, EventEntry, InboxEntry, Packable } from './node-messages.ts';
 import type { PresenceChange } from './presence-mirror.ts';
 
 /** `<node>#<epoch>` -> `<node>`. */
@@ -155,8 +155,9 @@ export class ClusterDelivery implements Delivery {
       else if (fate === 'blocked') outcome('blocked', msg.id, `Your message cannot be delivered: ${msg.to} has blocked you`);
       else outcome('failed', msg.id);
     });
-    // Redis unreachable: the message stays held and is stored after ackMs (CLU-4).
-    this.node.send(nodeOf(owner), entry).catch(() => {});
+    // Packed with the rest of this turn's entries for that node. Redis unreachable: the message
+    // stays held and is stored after ackMs (CLU-4).
+    this.node.queue(nodeOf(owner), entry);
   }
 
   broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
@@ -229,7 +230,8 @@ export class ClusterDelivery implements Delivery {
   /** A message handed here for one of this node's users: the block check runs here, the id is stamped here (the key stays, CLU-3). */
   private deliverHere(entry: Deliver): void {
     const session = this.state.sessions.get(entry.to);
-    const reply = (message: InboxEntry) => this.node.send(entry.replyTo, message).catch(() => {});
+    // Replies are packed per node and turn; one lost is a message its sender's node stores after ackMs.
+    const reply = (message: Packable) => this.node.queue(entry.replyTo, message);
     // CLU-5: a node that may have lost its lease (paused, cut off) writes to nobody: the user may be
     // logged in on another node by now. The sender's node stores the message instead.
     if (!session || !this.node.lease.mayServe()) return void reply({ type: 'refused', origin: entry.origin, reason: 'offline' });

@@ -5,13 +5,17 @@
 
 import { Keys } from './keys.ts';
 import { NodeLease } from './lease.ts';
-import { decodeEntry, encodeEntry, type EventEntry, type InboxEntry } from './node-messages.ts';
+import { decodeEntry, encodeEntry, type EventEntry, type InboxEntry, type Packable } from './node-messages.ts';
+import { NodeOutbox } from './node-outbox.ts';
 import { PresenceMirror, type PresenceChange } from './presence-mirror.ts';
 import { RedisLink } from './redis-link.ts';
 import { SessionRegistry } from './sessions.ts';
 import { append, lastId, StreamReader } from './streams.ts';
 
-const INBOX_TYPES: ReadonlySet<string> = new Set<InboxEntry['type']>(['deliver', 'delivered', 'refused', 'backlog', 'private', 'private-ask', 'private-answer']);
+const INBOX_TYPES: ReadonlySet<string> = new Set<InboxEntry['type']>(['deliver', 'delivered', 'refused', 'backlog', 'private', 'private-ask', 'private-answer', 'pack']);
+
+/** Entries per pack at most (what one node has for another in one turn, node-outbox.ts). */
+const PACK_ENTRIES = 100;
 
 export interface ClusterNodeOptions {
   readonly url: string;
@@ -27,7 +31,8 @@ export interface ClusterNodeOptions {
   readonly onLost?: (why: string) => void;
   /** Redis restarted empty: re-claim every session (`sessions.claim(user, { reassert: true })`). */
   readonly onReset?: () => void;
-  readonly onInbox?: (entry: InboxEntry) => void;
+  /** One inbox entry (a pack's entries come one by one, never the pack). */
+  readonly onInbox?: (entry: Exclude<InboxEntry, { type: 'pack' }>) => void;
   /** An events entry; for a login/logout, what it changed in `presence` (what to announce here). */
   readonly onEvent?: (entry: EventEntry, change: PresenceChange) => void;
   /** Owners passed to watch() whose epoch has died: store what was handed to them. */
@@ -44,6 +49,8 @@ export class ClusterNode {
   /** Who is online anywhere, and when the others were last seen (whoelse, whoelsesince). */
   readonly presence = new PresenceMirror();
   private readonly readerLink: RedisLink;
+  /** Deliveries and their replies for other nodes, packed per node and turn. */
+  private readonly outbox = new NodeOutbox((node, entry) => this.append(node, entry), { maxEntries: PACK_ENTRIES });
   private reader: StreamReader | undefined;
   private janitor: Timer | undefined;
   private sweeping = false;
@@ -89,14 +96,35 @@ export class ClusterNode {
       [this.keys.events, position],
     ]);
     this.reader = new StreamReader(this.readerLink, from, (entries) => this.dispatch(entries), {
+      // One read is handled in one turn: 100 entries of up to PACK_ENTRIES each bound that turn to
+      // about 10k messages (1,000 single entries before packs), so a backlog does not stall the node.
+      count: 100,
       onTrouble: (error) => error && !error.message.startsWith('Redis is unavailable') && this.options.log?.(error.message),
     });
     this.reader.start();
     this.janitor = setInterval(() => void this.sweep(), this.options.janitorMs ?? this.lease.leaseMs);
   }
 
-  /** Sends `entry` to `node`'s inbox. Rejects with RedisUnavailableError: the caller holds the message. */
+  /**
+   * Sends `entry` to `node`'s inbox now (after what is queued for that node, which it must not
+   * overtake). Rejects with RedisUnavailableError: the caller holds the message.
+   */
   send(node: string, entry: InboxEntry): Promise<string> {
+    void this.outbox.flush(node);
+    return this.append(node, entry);
+  }
+
+  /**
+   * Queues `entry` for `node`'s inbox: what this node has for `node` in one turn goes out as one
+   * entry when the turn ends. Never rejects: if Redis cannot take it, the entry is lost as a failed
+   * send() would lose it (a deliver stays held by its sender, a reply is missed and the sender's
+   * node stores after ackMs).
+   */
+  queue(node: string, entry: Packable): void {
+    this.outbox.put(node, entry);
+  }
+
+  private append(node: string, entry: InboxEntry): Promise<string> {
     return append(this.link, this.keys.inbox(node), encodeEntry(entry));
   }
 
@@ -146,6 +174,7 @@ export class ClusterNode {
   /** A clean stop: the lease is given up, so other nodes clear this node's sessions at once. */
   async stop(): Promise<void> {
     this.stopLoops();
+    await this.outbox.flush();
     await this.reader?.stop();
     await this.lease.release();
     this.link.close();
@@ -179,7 +208,9 @@ export class ClusterNode {
         continue;
       }
       try {
-        if (inbox) this.options.onInbox?.(message as InboxEntry);
+        if (message.type === 'pack') {
+          for (const entry of message.entries) this.handOn(entry);
+        } else if (inbox) this.options.onInbox?.(message as Exclude<InboxEntry, { type: 'pack' }>);
         else {
           const change = message.type === 'login' || message.type === 'logout' ? this.presence.apply(message) : undefined;
           this.options.onEvent?.(message as EventEntry, change);
@@ -187,6 +218,15 @@ export class ClusterNode {
       } catch (error) {
         this.options.log?.(`handling a ${message.type} entry failed: ${String(error)}`);
       }
+    }
+  }
+
+  /** One entry of a pack: one that fails does not take the rest of the pack with it. */
+  private handOn(entry: Packable): void {
+    try {
+      this.options.onInbox?.(entry);
+    } catch (error) {
+      this.options.log?.(`handling a ${entry.type} entry failed: ${String(error)}`);
     }
   }
 }

@@ -2,6 +2,9 @@
 // events stream, as typed values, with their encoding as stream fields. Pure: no Redis, no sockets.
 // An entry that does not decode (another version, a bug) is reported and skipped, never thrown.
 // Session scripts (sessions.ts) write `login`/`logout` entries themselves, as flat fields.
+// A `pack` carries several deliver/delivered/refused entries for one node in one stream entry (what a
+// node has for another in one turn, node-outbox.ts); the single entries stay valid on their own, as
+// nodes from before packs send them.
 
 import type { PrivateNotice, PrivateRefusal } from '../server/private.ts';
 
@@ -93,7 +96,16 @@ export interface BlocksChanged {
   readonly on?: boolean;
 }
 
-export type InboxEntry = Deliver | Delivered | Refused | Backlog | PrivateEntry | PrivateAsk | PrivateAnswer;
+/** What may travel in a pack. */
+export type Packable = Deliver | Delivered | Refused;
+
+/** Several entries for one node's inbox, in the order they were put: read as if each came alone. */
+export interface Pack {
+  readonly type: 'pack';
+  readonly entries: readonly Packable[];
+}
+
+export type InboxEntry = Deliver | Delivered | Refused | Backlog | PrivateEntry | PrivateAsk | PrivateAnswer | Pack;
 export type EventEntry = Presence | Broadcasts | BlocksChanged;
 export type NodeMessage = InboxEntry | EventEntry;
 
@@ -107,7 +119,8 @@ export function encodeEntry(message: NodeMessage): Record<string, string> {
 }
 
 /** The types whose data is one JSON field. */
-const DATA_TYPES = new Set(['deliver', 'delivered', 'refused', 'backlog', 'broadcasts', 'blocks', 'private', 'private-ask', 'private-answer']);
+const DATA_TYPES = new Set(['deliver', 'delivered', 'refused', 'backlog', 'broadcasts', 'blocks', 'private', 'private-ask', 'private-answer', 'pack']);
+const PACKABLE = new Set(['deliver', 'delivered', 'refused']);
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -124,11 +137,34 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
   let d: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(fields.d ?? '');
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { error: `malformed ${type} entry: data is not an object` };
-    d = parsed as Record<string, unknown>;
+    if (!isObject(parsed)) return { error: `malformed ${type} entry: data is not an object` };
+    d = parsed;
   } catch {
     return { error: `malformed ${type} entry: data is not JSON` };
   }
+  return decodeData(type, d);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A pack's entries, each checked as if it came alone; one bad entry refuses the pack (a bug, or another version). */
+function decodePack(d: Record<string, unknown>): Pack | { readonly error: string } {
+  if (!Array.isArray(d.entries) || d.entries.length === 0) return { error: 'malformed pack entry' };
+  const entries: Packable[] = [];
+  for (const [i, item] of d.entries.entries()) {
+    const type: unknown = isObject(item) ? item.type : undefined;
+    if (!isString(type) || !PACKABLE.has(type)) return { error: `malformed pack entry: entry ${i} is not a deliver, delivered or refused entry` };
+    const entry = decodeData(type, item as Record<string, unknown>);
+    if ('error' in entry) return { error: `malformed pack entry: entry ${i}: ${entry.error}` };
+    entries.push(entry as Packable);
+  }
+  return { type: 'pack', entries };
+}
+
+/** A data entry of `type` from its parsed `d` (for a pack's entries: the entry itself, with its type). */
+function decodeData(type: string, d: Record<string, unknown>): NodeMessage | { readonly error: string } {
   switch (type) {
     case 'deliver':
       if (isString(d.origin) && isString(d.from) && isString(d.to) && isTime(d.at) && isString(d.body) && isString(d.replyTo) && (d.key === undefined || isTime(d.key))) {
@@ -161,6 +197,8 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): NodeMessa
       if (isString(d.blocker) && isString(d.blocked) && typeof d.on === 'boolean') return { type, blocker: d.blocker, blocked: d.blocked, on: d.on };
       if (isString(d.blocker)) return { type, blocker: d.blocker };
       break;
+    case 'pack':
+      return decodePack(d);
     default:
       return { error: `unknown entry type ${JSON.stringify(type)}` };
   }

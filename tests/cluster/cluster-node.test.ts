@@ -59,6 +59,58 @@ describe.skipIf(skip)('ClusterNode', () => {
     expect(n1.inbox).toEqual([]);
   });
 
+  test('what a node queues for another in one turn arrives as one stream entry, handed on entry by entry, in order; send() does not overtake it', async () => {
+    r.fresh();
+    const n1 = await start('n1');
+    const n2 = await start('n2');
+    const inbox = r.keys.inbox('n2');
+    const before = await r.link().call<number>('XLEN', [inbox]);
+    const deliver = (n: number) => ({ type: 'deliver' as const, origin: `n1:${n}`, key: n, from: 'yoda', to: 'leia', at: n, body: `m${n}`, replyTo: 'n1' });
+    n1.node.queue('n2', deliver(1));
+    n1.node.queue('n2', { type: 'delivered', origins: ['n2:1'] });
+    n1.node.queue('n2', deliver(2));
+    n1.node.queue('n2', { type: 'delivered', origins: ['n2:2'] });
+    n1.node.queue('n2', { type: 'refused', origin: 'n2:3', reason: 'blocked' });
+    await n1.node.send('n2', { type: 'backlog', user: 'leia' });
+    await waitFor(() => n2.inbox.length === 5, 'the entries');
+    expect(n2.inbox).toEqual([
+      deliver(1),
+      { type: 'delivered', origins: ['n2:1', 'n2:2'] },
+      deliver(2),
+      { type: 'refused', origin: 'n2:3', reason: 'blocked' },
+      { type: 'backlog', user: 'leia' },
+    ]);
+    // One pack and the backlog entry.
+    expect((await r.link().call<number>('XLEN', [inbox])) - before).toBe(2);
+    expect(n2.logs.filter((l) => l.startsWith('skipped'))).toEqual([]);
+  });
+
+  test('an entry of a pack whose handler fails is logged; the entries after it are still handed on', async () => {
+    r.fresh();
+    const n1 = await start('n1');
+    const seen: string[] = [];
+    const n2 = await start('n2', {
+      onInbox: (e) => {
+        if (e.type === 'refused' && e.origin === 'n2:1') throw new Error('boom');
+        seen.push(e.type === 'refused' ? e.origin : e.type);
+      },
+    });
+    n1.node.queue('n2', { type: 'refused', origin: 'n2:1', reason: 'offline' });
+    n1.node.queue('n2', { type: 'refused', origin: 'n2:2', reason: 'offline' });
+    await waitFor(() => seen.length === 1, 'the second entry');
+    expect(seen).toEqual(['n2:2']);
+    expect(n2.logs).toContain('handling a refused entry failed: Error: boom');
+  });
+
+  test('a pack in the events stream is skipped with one line: packs belong in an inbox', async () => {
+    r.fresh();
+    const n1 = await start('n1');
+    await n1.node.link.call('XADD', [r.keys.events, '*', 'type', 'pack', 'd', JSON.stringify({ entries: [{ type: 'delivered', origins: ['n2:1'] }] })]);
+    await waitFor(() => n1.logs.some((l) => l.includes('a pack entry does not belong there')), 'the line');
+    expect(n1.inbox).toEqual([]);
+    expect(n1.events).toEqual([]);
+  });
+
   test('CLU-3: a node that dies: its sessions are cleared with logouts, watchers hear its owner died, its users can log in elsewhere', async () => {
     r.fresh();
     const n1 = await start('n1');
