@@ -2,35 +2,27 @@
 // nodes share one port (reusePort); each prints one line per engine at start; an unreachable store
 // is one clear line and a non-zero exit.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.ts';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 /** Starts a node and resolves once it prints that it listens, with everything it logged until then. */
 function node(port: number, store: string, name: string, credentials: string): Promise<ServeProcess> {
-  return spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
+  return spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--cluster', engines.redis.url, '--store', store, '--node', name]);
 }
 
 describe.skipIf(skip)('chat serve --cluster --store', () => {
   test('CLU-1 two nodes share one port; each says what it reached; users log in through it', async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const dir = tempDir();
     const credentials = join(dir, 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);
@@ -61,7 +53,7 @@ describe.skipIf(skip)('chat serve --cluster --store', () => {
 
   test('an unreachable store: one clear line, non-zero exit, no stack trace', async () => {
     const dir = tempDir();
-    const { code, stderr } = await runCli(['serve', '0', '60', '300', '--credentials', join(dir, 'c.txt'), '--cluster', (redis as RedisEngine).url, '--store', `postgres://postgres@127.0.0.1:${freePort()}/chat`], { timeoutMs: 20_000 });
+    const { code, stderr } = await runCli(['serve', '0', '60', '300', '--credentials', join(dir, 'c.txt'), '--cluster', engines.redis.url, '--store', `postgres://postgres@127.0.0.1:${freePort()}/chat`], { timeoutMs: 20_000 });
     expect(code).not.toBe(0);
     expect(stderr).toContain('cannot use the store postgres://');
     expect(stderr).not.toContain('    at ');

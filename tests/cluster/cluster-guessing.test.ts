@@ -1,8 +1,8 @@
 // SEC-1 and AUTH-4 across nodes (CLU-2): many guesses at once for one name, spread over two nodes and
 // many connections. Two servers in this process share one real Redis and one real PostgreSQL.
 
-import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from 'bun:test';
-import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { afterEach, describe, expect, spyOn, test } from 'bun:test';
+import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { RedisLink } from '../../src/cluster/redis-link.ts';
@@ -10,17 +10,8 @@ import { RedisLink } from '../../src/cluster/redis-link.ts';
 /** Two nodes and their engines on a loaded machine: room beyond bun's 5 s (nothing here measures time). */
 const TEST_MS = 20_000;
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 const servers: TestServer[] = [];
 const clients: RawClient[] = [];
@@ -37,11 +28,11 @@ function quickHash(password: string): Promise<string> {
 let cluster = 0;
 /** Two nodes of a fresh cluster whose only account is hans; both nodes' log lines go to `log`. */
 async function twoNodes(log: string[]): Promise<[TestServer, TestServer]> {
-  const url = await (pg as PostgresEngine).createDatabase();
+  const url = await engines.pg.createDatabase();
   const prefix = `g${++cluster}:`;
   const credentials = `hans ${await quickHash('falcon*solo')}\n`;
   const node = (name: string, creds: string) =>
-    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, credentials: creds, log: (l) => log.push(l) });
+    startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix }, credentials: creds, log: (l) => log.push(l) });
   const a = await node('n1', credentials);
   servers.push(a);
   const b = await node('n2', '');
@@ -89,7 +80,7 @@ describe.skipIf(skip)('SEC-1 CLU-2 parallel guessing across nodes', () => {
     for (const reply of await Promise.all(guessers.map((c) => c.request('password guess')))) expect(reply).toMatchObject({ type: 'error', code: 'internal' });
     run.mockRestore();
     // Nothing is left "being checked" (it would have stayed for 30 s, holding every other guess).
-    const link = new RedisLink((redis as RedisEngine).url);
+    const link = new RedisLink(engines.redis.url);
     try {
       expect(Number((await link.call<string | null>('GET', [`g${cluster}:checking:hans`])) ?? '0')).toBe(0);
     } finally {

@@ -2,26 +2,17 @@
 // on their own ports, sharing one real Redis and one real PostgreSQL; and the private chat itself
 // between two real client processes connected to different nodes.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterEach, describe, expect, test } from 'bun:test';
+import { useEngines } from '../helpers/use-engines.ts';
 import { LiveClient } from '../helpers/cli.ts';
-import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 /** Two nodes and their engines on a loaded machine: room beyond bun's 5 s (nothing here measures time). */
 const TEST_MS = 20_000;
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 const servers: TestServer[] = [];
 const clients: { kill(): void }[] = [];
@@ -33,10 +24,10 @@ afterEach(async () => {
 let cluster = 0;
 /** Two nodes of a fresh cluster; `privateRequestMs` for both. */
 async function twoNodes(privateRequestMs?: number): Promise<[TestServer, TestServer]> {
-  const url = await (pg as PostgresEngine).createDatabase();
+  const url = await engines.pg.createDatabase();
   const prefix = `p${++cluster}:`;
   const node = (name: string, credentials?: string) =>
-    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, ...(credentials !== undefined && { credentials }), ...(privateRequestMs !== undefined && { privateRequestMs }) });
+    startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix }, ...(credentials !== undefined && { credentials }), ...(privateRequestMs !== undefined && { privateRequestMs }) });
   const a = await node('n1');
   servers.push(a);
   const b = await node('n2', '');

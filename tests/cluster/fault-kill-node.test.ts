@@ -3,41 +3,36 @@
 // and every message whose sender was told `delivered` or `stored` is shown to its recipient exactly
 // once, then or at the next login, by the client's rule (by key). Real processes, real Redis and PostgreSQL.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, type Line, type RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
 import { SeenKeys } from '../../src/client/seen-ids.ts';
 import type { MessageLine } from '../../src/protocol/server-lines.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 const ROUNDS = 10;
 const PER_SENDER = 40;
 const SENDERS = ['hans', 'yoda', 'vader'];
 const RECIPIENTS = ['leia', 'luke'];
 
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
 const procs: Subprocess[] = [];
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
 afterAll(async () => {
   for (const p of procs) {
     p.kill('SIGKILL');
     await p.exited;
   }
-  await Promise.all([pg?.stop(), redis?.stop()]);
 });
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 /** Starts `chat serve` as node `name` and resolves once it listens; both streams drained for its life. */
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
+  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
   procs.push(proc);
   return proc;
 }
@@ -70,7 +65,7 @@ describe.skipIf(skip)('CLU-3 a node killed under load', () => {
   // the sender's node gave them), which may be below ids the recipient was already shown on the node
   // that died; they are sent again with fresh ids and shown, because the client goes by key.
   test(`SIGKILL of a node, ${ROUNDS} rounds: nothing told delivered or stored is lost or shown twice`, async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const dir = tempDir();
     const credentials = join(dir, 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);

@@ -3,37 +3,31 @@
 // node wakes (SIGCONT) it closes its sessions before serving anything, so the user is never online
 // on two nodes at once, and every message told `delivered` or `stored` is shown exactly once.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
 import { SeenKeys } from '../../src/client/seen-ids.ts';
 import type { MessageLine } from '../../src/protocol/server-lines.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
 const procs: Subprocess[] = [];
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
 afterAll(async () => {
   for (const p of procs) {
     p.kill('SIGCONT');
     p.kill('SIGKILL');
     await p.exited;
   }
-  await Promise.all([pg?.stop(), redis?.stop()]);
 });
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
+  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
   procs.push(proc);
   return proc;
 }
@@ -53,7 +47,7 @@ async function logInWhenFree(port: number, user: string, ms = 15_000): Promise<R
 
 describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
   test('SIGSTOP longer than the lease, then SIGCONT: the old session is closed, never online twice; nothing acknowledged is lost from the wire or shown twice', async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const dir = tempDir();
     const credentials = join(dir, 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);

@@ -3,25 +3,18 @@
 // paused node wakes (SIGCONT) it must act on none of those lines before the lease check fences it:
 // nothing the old connection sent may reach anyone while the user is online on the other node.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
 const procs: Subprocess[] = [];
 const clients: RawClient[] = [];
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
 afterAll(async () => {
   for (const c of clients) c.kill();
   for (const p of procs) {
@@ -29,11 +22,12 @@ afterAll(async () => {
     p.kill('SIGKILL');
     await p.exited;
   }
-  await Promise.all([pg?.stop(), redis?.stop()]);
 });
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]);
+  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
   procs.push(proc);
   return proc;
 }
@@ -54,7 +48,7 @@ async function logInWhenFree(port: number, user: string, ms = 15_000): Promise<R
 
 describe.skipIf(skip)('CLU-5 lines sent to a paused node', () => {
   test('a woken node acts on none of the lines that waited while it was stopped: nothing reaches the recipient, nothing is acknowledged', async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);
     const [p1, p2] = [freePort(), freePort()];

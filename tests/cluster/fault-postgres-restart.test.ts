@@ -7,17 +7,17 @@
 // At the end every message whose sender was told `delivered` or `stored` is shown to its recipient
 // exactly once, at once or at the next login.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
 import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 /** Even rounds stop PostgreSQL abruptly and start it again; odd ones stall it (SIGSTOP, then SIGCONT). */
 const ROUNDS = 4;
 /** Senders on each node. */
@@ -30,24 +30,19 @@ const ONLINE = ['leia', 'luke'];
 /** Recipients who stay offline until the end: what is sent to them is stored. */
 const OFFLINE = ['obiwan', 'padme'];
 
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
 const procs: { proc: Subprocess; log(): string }[] = [];
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
 afterAll(async () => {
   for (const { proc } of procs) {
     proc.kill('SIGKILL');
     await proc.exited;
   }
-  await Promise.all([pg?.stop(), redis?.stop()]);
 });
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<void> {
   procs.push(
-    await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]),
+    await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]),
   );
 }
 
@@ -64,7 +59,7 @@ let counted: Count | undefined;
 
 describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, under load', () => {
   test(`immediate shutdown of PostgreSQL (and SIGSTOP), ${ROUNDS} rounds: stored only after a commit, a clear line meanwhile, nothing told delivered or stored is lost or shown twice`, async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, FAULT_CREDENTIALS);
     const ports = [freePort(), freePort()];
@@ -94,8 +89,8 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
       const delivered = (since: number) => roundSenders.every((s) => s.heard('delivered', since) >= 5);
       await until(() => stored(0) && delivered(0), 'messages stored and delivered');
       const stall = round % 2 === 1;
-      if (stall) (pg as PostgresEngine).pause();
-      else await (pg as PostgresEngine).crash();
+      if (stall) engines.pg.pause();
+      else await engines.pg.crash();
       const downAt = Date.now();
       // Senders to offline users wait: each has messages to them unanswered (the store cannot commit them).
       await until(() => toEveryone.every((s) => [...s.fates.values()].filter((f) => OFFLINE.includes(f.to) && f.fate === undefined).length >= 2), 'senders waiting for their messages to offline users to be stored');
@@ -115,8 +110,8 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
           if (f.fate === 'stored' && (f.repliedAt as number) < restartingAt) storedWhileDown++;
         }
       }
-      if (stall) (pg as PostgresEngine).resume();
-      else await (pg as PostgresEngine).restart();
+      if (stall) engines.pg.resume();
+      else await engines.pg.restart();
       const upAt = Date.now();
       await until(() => stored(upAt), 'messages stored after the restart', 30_000);
       await Promise.all(roundSenders.map((s) => s.stop()));

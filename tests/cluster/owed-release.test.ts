@@ -5,24 +5,16 @@
 // release call (what a stall past the call's deadline does); a stall itself could only be made
 // by timing. Two servers in this process, one real Redis and PostgreSQL.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterEach, describe, expect, test } from 'bun:test';
 import { RedisUnavailableError } from '../../src/cluster/redis-link.ts';
-import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { ENGINE_START_MS } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { until } from './fault-kit.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 const servers: TestServer[] = [];
 const clients: RawClient[] = [];
@@ -33,9 +25,9 @@ afterEach(async () => {
 
 describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', () => {
   test('is released once Redis answers: the name logs in again on another node, and the other node hears the logout', async () => {
-    const url = await (pg as PostgresEngine).createDatabase();
+    const url = await engines.pg.createDatabase();
     const node = async (name: string, credentials?: string) => {
-      const s = await startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix: 'owed:' }, ...(credentials !== undefined && { credentials }) });
+      const s = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix: 'owed:' }, ...(credentials !== undefined && { credentials }) });
       servers.push(s);
       return s;
     };
@@ -68,10 +60,10 @@ describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', ()
   }, ENGINE_START_MS);
 
   test('a login of the same name meanwhile that fails does not cancel the owed release', async () => {
-    const url = await (pg as PostgresEngine).createDatabase();
-    const a = await startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: 'n1', prefix: 'owed2:' } });
+    const url = await engines.pg.createDatabase();
+    const a = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n1', prefix: 'owed2:' } });
     servers.push(a);
-    const b = await startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: 'n2', prefix: 'owed2:' }, credentials: '' });
+    const b = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n2', prefix: 'owed2:' }, credentials: '' });
     servers.push(b);
     const hans = await as(b.port, 'hans');
     clients.push(hans);
