@@ -175,7 +175,7 @@ describe.skipIf(skip)('PostgresStore when PostgreSQL goes away (CLU-4)', () => {
       const queue = new OfflineQueue(lossy);
       const told: string[] = [];
       for (const id of [2, 3]) queue.add(msg(id), (error) => told.push(error ? `failed: ${String(error)}` : 'stored'));
-      queue.ack('yoda', 1);
+      queue.ack('yoda', [1]);
       await queue.flush();
       expect(told).toEqual(['stored', 'stored']);
       expect((await s.messagesFor('yoda')).map((m) => m.id)).toEqual([2, 3]);
