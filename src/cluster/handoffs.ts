@@ -36,6 +36,8 @@ export class Handoffs {
   /** The messages of the commit in flight. */
   private committing: OriginMessage[] = [];
   private retryAt = -Infinity;
+  /** The last try failed (the store is unavailable): said once, and once when it is back. */
+  private failing = false;
   readonly ackMs: number;
   private readonly retryMs: number;
 
@@ -158,13 +160,16 @@ export class Handoffs {
         // Back in the queue, ahead of anything newer; the sender still waits (CLU-4).
         this.storing = new Map([...batch, ...this.storing]);
         this.retryAt = now + this.retryMs;
-        this.options.onLog?.(`${error.message}; ${batch.size} handed-off messages will be stored when it is back`);
+        if (!this.failing) this.options.onLog?.(`${error.message}; ${batch.size} handed-off messages will be stored when it is back`);
+        this.failing = true;
         return;
       }
       this.options.onLog?.(`storing ${batch.size} handed-off messages failed: ${String(error)}`);
       for (const h of batch.values()) settle(h, 'failed');
       return;
     }
+    if (this.failing) this.options.onLog?.(`the store is back: ${batch.size} handed-off messages stored`);
+    this.failing = false;
     const recipients = new Set<string>();
     for (const h of batch.values()) {
       settle(h, 'stored');
