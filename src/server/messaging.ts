@@ -9,7 +9,7 @@ import type { Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
 // message <user> <text>
-export function message(ctx: Context, args: readonly string[]): void | Promise<void> {
+export function message(ctx: Context, args: readonly string[], counted = false): void | Promise<void> {
   const { state } = ctx;
   const [to, body] = args;
   const from = ctx.user;
@@ -19,9 +19,10 @@ export function message(ctx: Context, args: readonly string[]): void | Promise<v
     throw new ChatError(ErrorCode.BlockedByRecipient, `Your message cannot be delivered: ${to} has blocked you`);
   }
   // The quota needs what waits for an offline recipient, read from the store once: the command
-  // runs again when it is known (the recipient may have logged in meanwhile).
-  if (!state.delivery.isOnline(to as string) && needsQuota(state) && !state.mailboxes.has(to as string)) {
-    return loadMailbox(state, to as string).then(() => message(ctx, args));
+  // runs again when it is known (the recipient may have logged in meanwhile). With a store shared
+  // by several nodes it is read for every message: other nodes store and deliver messages too.
+  if (!state.delivery.isOnline(to as string) && needsQuota(state) && (!state.mailboxes.has(to as string) || (state.sharedStore && !counted))) {
+    return loadMailbox(state, to as string).then(() => message(ctx, args, true));
   }
   // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
   const { conn, tag } = ctx;
@@ -55,7 +56,9 @@ function checkQuota(state: ServerState, to: string, body: string): void {
 async function loadMailbox(state: ServerState, user: string): Promise<void> {
   await state.offline.flush();
   const usage = await state.store.usageFor(user);
-  if (!state.mailboxes.has(user)) state.mailboxes.set(user, usage);
+  // Shared store: what it says now. Messages accepted at the same moment on other nodes may not be
+  // in it yet: the quota can be passed by those.
+  if (state.sharedStore || !state.mailboxes.has(user)) state.mailboxes.set(user, usage);
 }
 
 // broadcast <text>
