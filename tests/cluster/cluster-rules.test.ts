@@ -126,6 +126,8 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect((await yoda.request('block hans')).code).toBe('blocked');
     await heard(hans, 'yoda', true);
     await heard(hans, 'leia', true);
+    // hans's node filters by yoda's blocks, which reach it through the events stream.
+    await until(() => a.server.state.isBlocking('yoda', 'hans'), 'the block to reach node a');
     expect((await hans.request('whoelse')).users).toEqual(['leia']);
     leia.end();
     await heard(hans, 'leia', false);
