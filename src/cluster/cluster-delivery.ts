@@ -3,9 +3,9 @@
 // another node is handed to that node's inbox and held here until it says `delivered` (or stored by
 // its origin key when it does not), broadcasts and presence go through the events stream and every
 // node fans them out to its own sessions with the block filter (a broadcast's own node at once,
-// without waiting for Redis). The node that writes to a
-// connection stamps the id, so the ids a client sees only grow; the key the sender's node gave the
-// message travels with it, and is what clients show once by (CLU-3).
+// without waiting for Redis). The node that writes to a connection stamps the id, so the ids a
+// client sees only grow; the key the sender's node gave the message travels with it, and is what
+// clients show once by (CLU-3).
 
 import { encodeMessage } from '../protocol/server-lines.ts';
 import type { BroadcastResult, Claimed, Delivery } from '../server/delivery.ts';
@@ -167,12 +167,6 @@ export class ClusterDelivery implements Delivery {
     this.node.send(nodeOf(owner), entry).catch(() => {});
   }
 
-  /**
-   * BCAST-1: the users here get it at once, not through Redis; the other nodes through the events
-   * stream (this node skips its own entry there). The sender hears the count once the other nodes
-   * were told, or, if Redis could not be reached, that the users there were not reached yet: their
-   * copy waits and goes out when Redis answers (CLU-4).
-   */
   private deliverEntry(msg: OriginMessage): Deliver {
     return { type: 'deliver', origin: msg.origin, key: msg.id, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: this.nodeName };
   }
@@ -188,6 +182,12 @@ export class ClusterDelivery implements Delivery {
     for (const { msg, owner } of again) this.node.send(nodeOf(owner), this.deliverEntry(msg)).catch(() => {});
   }
 
+  /**
+   * BCAST-1: the users here get it at once, not through Redis; the other nodes through the events
+   * stream (this node skips its own entry there). The sender hears the count once the other nodes
+   * were told, or, if Redis could not be reached, that the users there were not reached yet: their
+   * copy waits and goes out when Redis answers (CLU-4).
+   */
   broadcast(from: string, id: number, at: number, body: string): Promise<BroadcastResult> {
     let elsewhere = 0;
     let skippedThere = 0;
