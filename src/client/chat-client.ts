@@ -207,7 +207,8 @@ export class ChatClient {
       return this.ui.show({ ...own, at, fate: 'refused', reason: reply.text, reply } as UiEvent);
     }
     const fate: Fate = reply.code === 'delivered' || reply.code === 'stored' || reply.code === 'partial' ? reply.code : 'sent';
-    this.ui.show({ ...own, at, fate, reached: typeof reply.reached === 'number' ? reply.reached : undefined, reply } as UiEvent);
+    const pending = typeof reply.pending === 'number' ? reply.pending : undefined;
+    this.ui.show({ ...own, at, fate, reached: typeof reply.reached === 'number' ? reply.reached : undefined, pending, reply } as UiEvent);
   }
 
   private async send(verb: Verb, rest: string): Promise<Reply | undefined> {

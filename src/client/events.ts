@@ -12,7 +12,7 @@ export type LocalEvent =
   | { type: 'private-message'; from: string; body: string; at: number }
   | { type: 'private-open'; user: string }
   /** A message you sent: to a user, to everyone (`to` undefined) or over a private chat. */
-  | { type: 'own'; from: string; to?: string; private?: boolean; body: string; at: number; fate: Fate; reason?: string; reached?: number }
+  | { type: 'own'; from: string; to?: string; private?: boolean; body: string; at: number; fate: Fate; reason?: string; reached?: number; pending?: number }
   /** A line from the server the client could not make sense of (CLI-10): shown, then ignored. */
   | { type: 'malformed'; text: string }
   | { type: 'notice'; text: string }
@@ -54,6 +54,8 @@ function fateText(e: Extract<LocalEvent, { type: 'own' }>): string {
     case 'sent':
       return e.private ? '✓ sent' : `✓ reached ${e.reached ?? 0} ${e.reached === 1 ? 'user' : 'users'}`;
     case 'partial':
+      // `pending`: users on other nodes of a cluster that could not be told yet; they get it later.
+      if (e.pending) return `✓ reached ${e.reached ?? 0} ${e.reached === 1 ? 'user' : 'users'}; ${e.pending} on other servers get it once the server reaches them`;
       return `✓ reached ${e.reached ?? 0} ${e.reached === 1 ? 'user' : 'users'}; some did not get it`;
     case 'refused':
       return `✗ not sent: ${e.reason ?? 'refused'}`;

@@ -2,18 +2,21 @@
 // login claims `session:<user>` in Redis (AUTH-5 on every node), a direct message to a user on
 // another node is handed to that node's inbox and held here until it says `delivered` (or stored by
 // its origin key when it does not), broadcasts and presence go through the events stream and every
-// node fans them out to its own sessions with the block filter. The node that writes to a
-// connection stamps the id, so the ids a client sees only grow; the key the sender's node gave the
-// message travels with it, and is what clients show once by (CLU-3).
+// node fans them out to its own sessions with the block filter (a broadcast's own node at once,
+// without waiting for Redis). The node that writes to a connection stamps the id, so the ids a
+// client sees only grow; the key the sender's node gave the message travels with it, and is what
+// clients show once by (CLU-3).
 
 import { encodeMessage } from '../protocol/server-lines.ts';
 import type { BroadcastResult, Claimed, Delivery } from '../server/delivery.ts';
-import { holdOrSend, sendBacklog, sendOnline, store } from '../server/messaging.ts';
+import { broadcastHere, holdOrSend, sendBacklog, sendOnline, store } from '../server/messaging.ts';
 import { announce } from '../server/presence.ts';
 import { privatePeerGone, receivePrivate, type PrivateNotice, type PrivateRefusal } from '../server/private.ts';
 import type { Outcome } from '../server/session.ts';
 import type { ServerState } from '../server/state.ts';
+import type { OriginMessage } from '../store/async-store.ts';
 import type { StoredMessage } from '../store/store.ts';
+import { BroadcastOutbox } from './broadcast-outbox.ts';
 import type { ClusterNode } from './cluster-node.ts';
 import { ClusterPrivate } from './cluster-private.ts';
 import { RedisUnavailableError } from './redis-link.ts';
@@ -30,8 +33,8 @@ export class ClusterDelivery implements Delivery {
   readonly handoffs: Handoffs;
   private readonly privateChats: ClusterPrivate;
   private seq = 0;
-  /** Broadcasts sent here this turn, published as one events entry at its end. */
-  private broadcasts: { key: number; from: string; at: number; body: string }[] = [];
+  /** Broadcasts sent here, on their way to the other nodes. */
+  private readonly outbox: BroadcastOutbox;
   private ticker: Timer | undefined;
   /**
    * Users whose session ended here while Redis could not be told: released again until Redis
@@ -51,6 +54,7 @@ export class ClusterDelivery implements Delivery {
       afterStore: (to) => this.afterStore(to),
     });
     this.privateChats = new ClusterPrivate(state, node);
+    this.outbox = new BroadcastOutbox((items) => node.publish({ type: 'broadcasts', node: this.nodeName, items }), { log: state.log });
   }
 
   /** Starts the timer that stores handed-off messages nobody confirmed in time. */
@@ -67,6 +71,10 @@ export class ClusterDelivery implements Delivery {
 
   private get me(): string {
     return this.node.lease.owner;
+  }
+
+  private get nodeName(): string {
+    return nodeOf(this.me);
   }
 
   isOnline(user: string): boolean {
@@ -146,7 +154,7 @@ export class ClusterDelivery implements Delivery {
     }
     // Unique for ever: this node's epoch and a counter.
     const origin = `${this.me}:${++this.seq}`;
-    const entry: Deliver = { type: 'deliver', origin, key: msg.id, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: nodeOf(this.me) };
+    const entry = this.deliverEntry({ ...msg, origin });
     this.node.watch(owner);
     this.handoffs.hand({ ...msg, origin }, owner, Date.now(), (fate: HandoffOutcome) => {
       this.node.unwatch(owner);
@@ -160,22 +168,48 @@ export class ClusterDelivery implements Delivery {
     this.node.queue(nodeOf(owner), entry);
   }
 
-  broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
-    let reached = 0;
-    let skipped = 0;
-    for (const user of this.online()) {
-      if (user === from) continue;
-      if (this.state.isBlocking(user, from)) skipped++;
-      else reached++;
+  private deliverEntry(msg: OriginMessage): Deliver {
+    return { type: 'deliver', origin: msg.origin, key: msg.id, from: msg.from, to: msg.to, at: msg.at, body: msg.body, replyTo: this.nodeName };
+  }
+
+  /**
+   * Redis restarted empty (CLU-4): entries handed to other nodes' inboxes, and their `delivered`
+   * answers, may be gone with it, and messages whose entry could not be written at all wait here.
+   * All are handed again now rather than stored after ackMs; the recipient shows a second copy once.
+   */
+  handAgain(): void {
+    const again = this.handoffs.handAgain(Date.now());
+    if (again.length > 0) this.state.log(`cluster: handing ${again.length} messages to other nodes again after the Redis reset`);
+    for (const { msg, owner } of again) this.node.send(nodeOf(owner), this.deliverEntry(msg)).catch(() => {});
+  }
+
+  /**
+   * BCAST-1: the users here get it at once, not through Redis; the other nodes through the events
+   * stream (this node skips its own entry there). The sender hears the count once the other nodes
+   * were told, or, if Redis could not be reached, that the users there were not reached yet: their
+   * copy waits and goes out when Redis answers (CLU-4).
+   */
+  broadcast(from: string, id: number, at: number, body: string): Promise<BroadcastResult> {
+    let elsewhere = 0;
+    let skippedThere = 0;
+    for (const user of this.node.presence.online.keys()) {
+      if (user === from || this.state.sessions.has(user)) continue;
+      if (this.state.isBlocking(user, from)) skippedThere++;
+      else elsewhere++;
     }
-    if (this.broadcasts.push({ key: id, from, at, body }) === 1) {
-      queueMicrotask(() => {
-        const items = this.broadcasts;
-        this.broadcasts = [];
-        this.node.publish({ type: 'broadcasts', items }).catch((err: unknown) => this.state.log(`a broadcast was lost: ${String(err)}`));
-      });
-    }
-    return { reached, skipped };
+    // Throws (answered `busy`, nothing written) when too many wait for Redis already.
+    const published = this.outbox.add({ key: id, from, at, body });
+    const here = broadcastHere(this.state, from, id, at, body);
+    return published.then((told) => ({
+      reached: here.reached + (told ? elsewhere : 0),
+      skipped: here.skipped + skippedThere,
+      ...(!told && elsewhere > 0 && { pending: elsewhere }),
+    }));
+  }
+
+  /** The node is stopping: broadcasts still waiting for Redis get one last try. */
+  closeBroadcasts(): Promise<void> {
+    return this.outbox.close();
   }
 
   /** Logins and logouts are written to the events stream by the session scripts; a logout releases the claim. */
@@ -253,6 +287,8 @@ export class ClusterDelivery implements Delivery {
       return;
     }
     if (entry.type === 'broadcasts') {
+      // This node's own: its users had them when they were sent.
+      if (entry.node === this.nodeName) return;
       for (const item of entry.items) {
         // One id for every connection here: all are written now, in this turn (CLU-3).
         const id = this.state.ids.take();

@@ -33,7 +33,11 @@ export class Handoffs {
   /** Decided to store, waiting for a commit (or for the store to come back). */
   private storing = new Map<string, Held>();
   private inFlight: Promise<void> | undefined;
+  /** The messages of the commit in flight. */
+  private committing: OriginMessage[] = [];
   private retryAt = -Infinity;
+  /** The last try failed (the store is unavailable): said once, and once when it is back. */
+  private failing = false;
   readonly ackMs: number;
   private readonly retryMs: number;
 
@@ -50,17 +54,38 @@ export class Handoffs {
     return this.held.size + this.storing.size;
   }
 
+  /** Messages not yet stored nor confirmed delivered: held, waiting to be stored, or in the commit being tried. */
+  unstored(): OriginMessage[] {
+    return [...this.committing, ...[...this.storing.values(), ...this.held.values()].map((h) => h.msg)];
+  }
+
   /** `msg` was sent to `owner`'s inbox; `tell` hears its fate exactly once. */
   hand(msg: OriginMessage, owner: string, now: number, tell: (outcome: HandoffOutcome) => void): void {
     this.held.set(msg.origin, { msg, owner, handedAt: now, tell });
   }
 
+  /**
+   * Redis restarted empty: the inbox entries of everything held may be gone with it. Returns what
+   * is held, to be handed again now, each with a fresh ackMs (a copy delivered already is shown
+   * once by the client, by its key, and its second `delivered` finds nothing held).
+   */
+  handAgain(now: number): { readonly msg: OriginMessage; readonly owner: string }[] {
+    const again = [...this.held.values()];
+    // In the same order, all handed now: the oldest-first order tick() relies on holds.
+    this.held.clear();
+    for (const h of again) this.held.set(h.msg.origin, { ...h, handedAt: now });
+    return again.map(({ msg, owner }) => ({ msg, owner }));
+  }
+
   /** The owner's node wrote these to the recipient, who acknowledged them. */
   delivered(origins: Iterable<string>): void {
     for (const origin of origins) {
-      const h = this.held.get(origin);
+      // Held, or decided to store but not yet tried (the store is down, or the node is stopping):
+      // the recipient has it, so it need not be stored.
+      const h = this.held.get(origin) ?? this.storing.get(origin);
       if (!h) continue; // already stored (the ack came late): the recipient drops the copy by its key
       this.held.delete(origin);
+      this.storing.delete(origin);
       settle(h, 'delivered');
     }
   }
@@ -119,8 +144,10 @@ export class Handoffs {
     if (this.inFlight || this.storing.size === 0 || now < this.retryAt) return this.inFlight ?? Promise.resolve();
     const batch = this.storing;
     this.storing = new Map();
+    this.committing = [...batch.values()].map((h) => h.msg);
     this.inFlight = this.commit(batch, now).finally(() => {
       this.inFlight = undefined;
+      this.committing = [];
     });
     return this.inFlight;
   }
@@ -133,13 +160,16 @@ export class Handoffs {
         // Back in the queue, ahead of anything newer; the sender still waits (CLU-4).
         this.storing = new Map([...batch, ...this.storing]);
         this.retryAt = now + this.retryMs;
-        this.options.onLog?.(`${error.message}; ${batch.size} handed-off messages will be stored when it is back`);
+        if (!this.failing) this.options.onLog?.(`${error.message}; ${batch.size} handed-off messages will be stored when it is back`);
+        this.failing = true;
         return;
       }
       this.options.onLog?.(`storing ${batch.size} handed-off messages failed: ${String(error)}`);
       for (const h of batch.values()) settle(h, 'failed');
       return;
     }
+    if (this.failing) this.options.onLog?.(`the store is back: ${batch.size} handed-off messages stored`);
+    this.failing = false;
     const recipients = new Set<string>();
     for (const h of batch.values()) {
       settle(h, 'stored');

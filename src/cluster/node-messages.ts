@@ -77,9 +77,14 @@ export interface Presence {
   readonly at: number;
 }
 
-/** Broadcasts sent on one node during one turn; every node fans them out with the block filter. */
+/**
+ * Broadcasts sent on one node; every other node fans them out with the block filter. The sending
+ * node (`node`, its name) wrote them to its own users already; an entry without `node` (from a
+ * node before this field) is fanned out by every node.
+ */
 export interface Broadcasts {
   readonly type: 'broadcasts';
+  readonly node?: string;
   /** `key`: each broadcast's key (CLU-3); absent from nodes before keys. */
   readonly items: readonly { readonly key?: number; readonly from: string; readonly at: number; readonly body: string }[];
 }
@@ -191,7 +196,9 @@ function decodeData(type: string, d: Record<string, unknown>): NodeMessage | { r
       if (isString(d.id) && isRefusal(d.refusal)) return { type, id: d.id, refusal: d.refusal };
       break;
     case 'broadcasts':
-      if (Array.isArray(d.items) && d.items.every((i: unknown) => isBroadcast(i))) return { type, items: d.items };
+      if (Array.isArray(d.items) && d.items.every((i: unknown) => isBroadcast(i)) && (d.node === undefined || isString(d.node))) {
+        return { type, ...(d.node !== undefined && { node: d.node }), items: d.items };
+      }
       break;
     case 'blocks':
       if (isString(d.blocker) && isString(d.blocked) && typeof d.on === 'boolean') return { type, blocker: d.blocker, blocked: d.blocked, on: d.on };

@@ -11,6 +11,11 @@ export interface BroadcastResult {
   readonly reached: number;
   /** Users skipped because they block the sender (BCAST-1: the sender is told, without names). */
   readonly skipped: number;
+  /**
+   * Users online on other nodes that could not be told yet (Redis unreachable): they get it once
+   * the node reaches the cluster again. Absent or 0 when everyone was reached.
+   */
+  readonly pending?: number;
 }
 
 /** A login's claim on a username: `taken` (online, AUTH-5), `busy` (try again in a moment). */
@@ -35,8 +40,8 @@ export interface Delivery {
    * has checked the recipient's blocks.
    */
   direct(msg: StoredMessage, outcome: Outcome): void;
-  /** BCAST-1: every online user but the sender and those who block the sender. */
-  broadcast(from: string, id: number, at: number, body: string): BroadcastResult;
+  /** BCAST-1: every online user but the sender and those who block the sender (in a cluster: once the other nodes were told, or could not be). */
+  broadcast(from: string, id: number, at: number, body: string): BroadcastResult | Promise<BroadcastResult>;
   /** PRES-1: `user` logged in or out; everyone else online is told, but those `user` blocks. */
   presence(user: string, online: boolean): void;
   /** P2P-2: `from` asks `to` for a private chat; the node holding `to` records it (askedPrivate) or refuses. */

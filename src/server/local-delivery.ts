@@ -1,10 +1,9 @@
 // Delivery on a single node: every user is in this process's ServerState.sessions, so a message is
 // written to its recipient's connection or stored, and presence and broadcasts go to the sessions here.
 
-import { encodeMessage } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { BroadcastResult, Claimed, Delivery } from './delivery.ts';
-import { holdOrSend, sendOnline, store } from './messaging.ts';
+import { broadcastHere, sendOnline, store } from './messaging.ts';
 import { announce } from './presence.ts';
 import { askedPrivate, receivePrivate, type PrivateNotice, type PrivateRefusal } from './private.ts';
 import type { Outcome } from './session.ts';
@@ -38,23 +37,7 @@ export class LocalDelivery implements Delivery {
   }
 
   broadcast(from: string, id: number, at: number, body: string): BroadcastResult {
-    const { state } = this;
-    // Stamped once for everyone: written in the turn it was accepted, so its key is its id (CLU-3).
-    const line = encodeMessage('broadcast', id, from, at, body);
-    // For a session whose backlog is still being paged: the broadcast waits (no one recipient, never stored).
-    let msg: StoredMessage | undefined;
-    let reached = 0;
-    let skipped = 0;
-    for (const session of state.sessions.values()) {
-      if (session.name === from) continue;
-      if (state.isBlocking(session.name, from)) {
-        skipped++;
-        continue;
-      }
-      holdOrSend(session, line, (msg ??= { id, from, to: '', at, body }));
-      reached++;
-    }
-    return { reached, skipped };
+    return broadcastHere(this.state, from, id, at, body);
   }
 
   presence(user: string, online: boolean): void {

@@ -4,11 +4,12 @@ import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { deliveredLine, encodeMessage, errorLine, okLine } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { Context } from './context.ts';
+import type { BroadcastResult } from './delivery.ts';
 import type { Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
 // message <user> <text>
-export function message(ctx: Context, args: readonly string[]): void | Promise<void> {
+export function message(ctx: Context, args: readonly string[], counted = false): void | Promise<void> {
   const { state } = ctx;
   const [to, body] = args;
   const from = ctx.user;
@@ -18,9 +19,10 @@ export function message(ctx: Context, args: readonly string[]): void | Promise<v
     throw new ChatError(ErrorCode.BlockedByRecipient, `Your message cannot be delivered: ${to} has blocked you`);
   }
   // The quota needs what waits for an offline recipient, read from the store once: the command
-  // runs again when it is known (the recipient may have logged in meanwhile).
-  if (!state.delivery.isOnline(to as string) && needsQuota(state) && !state.mailboxes.has(to as string)) {
-    return loadMailbox(state, to as string).then(() => message(ctx, args));
+  // runs again when it is known (the recipient may have logged in meanwhile). With a store shared
+  // by several nodes it is read for every message: other nodes store and deliver messages too.
+  if (!state.delivery.isOnline(to as string) && needsQuota(state) && (!state.mailboxes.has(to as string) || (state.sharedStore && !counted))) {
+    return loadMailbox(state, to as string).then(() => message(ctx, args, true));
   }
   // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
   const { conn, tag } = ctx;
@@ -54,16 +56,27 @@ function checkQuota(state: ServerState, to: string, body: string): void {
 async function loadMailbox(state: ServerState, user: string): Promise<void> {
   await state.offline.flush();
   const usage = await state.store.usageFor(user);
-  if (!state.mailboxes.has(user)) state.mailboxes.set(user, usage);
+  // Shared store: what it says now. Messages accepted at the same moment on other nodes may not be
+  // in it yet: the quota can be passed by those.
+  if (state.sharedStore || !state.mailboxes.has(user)) state.mailboxes.set(user, usage);
 }
 
 // broadcast <text>
-export function broadcast(ctx: Context, [body]: readonly string[]): void {
+export function broadcast(ctx: Context, [body]: readonly string[]): void | Promise<void> {
   const { state } = ctx;
   const id = state.ids.take();
-  const { reached, skipped } = state.delivery.broadcast(ctx.user, id, state.now(), body as string);
-  if (skipped > 0) ctx.ok('partial', { id, reached, text: 'Your broadcast did not reach some users' });
-  else ctx.ok('sent', { id, reached });
+  const result = state.delivery.broadcast(ctx.user, id, state.now(), body as string);
+  if (result instanceof Promise) return result.then((r) => tellBroadcast(ctx, id, r));
+  tellBroadcast(ctx, id, result);
+}
+
+function tellBroadcast(ctx: Context, id: number, { reached, skipped, pending = 0 }: BroadcastResult): void {
+  if (skipped === 0 && pending === 0) return ctx.ok('sent', { id, reached });
+  const texts: string[] = [];
+  if (skipped > 0) texts.push('Your broadcast did not reach some users');
+  // In a cluster whose Redis is unreachable: the users here have it, the others get it later.
+  if (pending > 0) texts.push(`${pending} ${pending === 1 ? 'user' : 'users'} on other servers will get it once this server reaches them again`);
+  ctx.ok('partial', { id, reached, ...(pending > 0 && { pending }), text: texts.join('; ') });
 }
 
 // ack <id>  (a notification: no reply)
@@ -97,6 +110,26 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
   }
   // The page of stored messages is through: the next one (SEC-6).
   if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) return sendBacklog(state, session);
+}
+
+/** BCAST-1 on this node: every session here but the sender and those who block the sender, now, in the turn the broadcast was accepted. */
+export function broadcastHere(state: ServerState, from: string, id: number, at: number, body: string): BroadcastResult {
+  // Stamped once for everyone: written in the turn it was accepted, so its key is its id (CLU-3).
+  const line = encodeMessage('broadcast', id, from, at, body);
+  // For a session whose backlog is still being paged: the broadcast waits (no one recipient, never stored).
+  let msg: StoredMessage | undefined;
+  let reached = 0;
+  let skipped = 0;
+  for (const session of state.sessions.values()) {
+    if (session.name === from) continue;
+    if (state.isBlocking(session.name, from)) {
+      skipped++;
+      continue;
+    }
+    holdOrSend(session, line, (msg ??= { id, from, to: '', at, body }));
+    reached++;
+  }
+  return { reached, skipped };
 }
 
 /**

@@ -14,6 +14,7 @@ export class OfflineQueue {
   private acks: Ack[] = [];
   private done: ((error?: unknown) => void)[] = [];
   private inFlight: Promise<void> | undefined;
+  private inFlightInserts: readonly StoredMessage[] = [];
 
   constructor(
     private readonly store: AsyncStore,
@@ -24,6 +25,11 @@ export class OfflineQueue {
 
   get pending(): boolean {
     return this.inserts.length > 0 || this.acks.length > 0;
+  }
+
+  /** Messages not yet committed: queued, or in the commit being tried. */
+  unstored(): readonly StoredMessage[] {
+    return [...this.inFlightInserts, ...this.inserts];
   }
 
   /** Queues `msg`; `done` runs after the commit that makes it durable (with an error if it failed for good). */
@@ -51,8 +57,10 @@ export class OfflineQueue {
     this.inserts = [];
     this.acks = [];
     this.done = [];
+    this.inFlightInserts = inserts;
     this.inFlight = this.commit(inserts, acks, done).finally(() => {
       this.inFlight = undefined;
+      this.inFlightInserts = [];
     });
     return this.inFlight;
   }
@@ -80,4 +88,10 @@ export class OfflineQueue {
       }
     }
   }
+}
+
+/** Which messages, for the log: key, sender and recipient (never the text), the first 20. */
+export function describeMessages(messages: readonly { id: number; from: string; to: string }[]): string {
+  const shown = messages.slice(0, 20).map((m) => `${m.id} (${m.from} to ${m.to})`);
+  return `${shown.join(', ')}${messages.length > 20 ? `, and ${messages.length - 20} more` : ''}`;
 }

@@ -12,6 +12,7 @@ import type { Conn } from './connection.ts';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
 import { tooMuchLike } from './auth.ts';
 import { makeHandlers } from './dispatch.ts';
+import { describeMessages } from './offline-queue.ts';
 import { TurnFlusher } from '../util/outbox.ts';
 import { hashPassword } from './passwords.ts';
 import { flushPresence } from './presence.ts';
@@ -149,22 +150,36 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     stop() {
       stopping ??= (async () => {
         clearInterval(ticker);
+        // While the store is unreachable, storing is tried until this deadline, then given up (logged).
+        const deadline = Date.now() + state.config.shutdownStoreMs;
         // End the sessions first, while every connection is still open: what they had not
-        // acknowledged is stored, and its senders hear `stored` before their `bye`.
+        // acknowledged is stored, and so is what was handed to other nodes of a cluster and not
+        // yet confirmed; their senders hear `stored` before their `bye`.
         const conns = [...state.sessions.values()].map((session) => session.conn);
         for (const conn of conns) if (conn.session) endSession(state, conn.session, 'shutdown');
-        await state.offline.flush();
+        await Promise.all([flushUntil(state, deadline), cluster?.storeHandoffs(deadline)]);
         for (const conn of conns) conn.bye('shutdown', 'The server is shutting down');
         flusher.run();
         listener.stop(true);
         await web?.stop(true);
-        await state.offline.flush();
+        await flushUntil(state, deadline);
+        const unstored = state.offline.unstored();
+        if (unstored.length > 0) log(`stopping; NOT STORED (the store is unreachable): ${unstored.length} messages, which are lost: ${describeMessages(unstored)}`);
         await cluster?.leave();
         await store.close();
       })();
       return stopping;
     },
   };
+}
+
+/** Commits what is queued, trying (the queue retries by itself) until `deadline` at most. */
+async function flushUntil(state: ServerState, deadline: number): Promise<void> {
+  let timer: Timer | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  const flushed = await Promise.race([state.offline.flush().then(() => true), late]);
+  clearTimeout(timer);
+  if (!flushed) state.log(`stopping; the store is unreachable and ${state.offline.unstored().length} messages are not stored yet`);
 }
 
 /** The single node's SQLite database, or the cluster's PostgreSQL; one clear error when it cannot be opened. */

@@ -55,12 +55,15 @@ export interface ServerConfig {
   readonly offlineQuotaBytes: number;
   /** Stored messages sent at a login before the client must acknowledge them for more (SEC-6). */
   readonly backlogPage: number;
+  /** At a stop, how long storing what is not yet safe is tried while the store is unreachable. */
+  readonly shutdownStoreMs: number;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'blockDurationMs' | 'timeoutMs'> = {
   register: true,
   privateRequestMs: 60_000,
   ackTimeoutMs: 10_000,
+  shutdownStoreMs: 10_000,
   outboxLimit: 4 * 1024 * 1024,
   maxConnections: 10_000,
   maxPerAddress: 100,

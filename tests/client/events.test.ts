@@ -19,6 +19,13 @@ describe('client events', () => {
     expect(describeEvent({ type: 'private-closed', user: 'yoda', reason: 'timeout' }).text).toBe('Private chat with yoda closed: yoda timed out');
   });
 
+  test('BCAST-1 an own broadcast: who it reached, and in a cluster cut off from the others, how many get it later', () => {
+    const own = { type: 'own', from: 'hans', body: 'hi all', at: 0 } as const;
+    expect(describeEvent({ ...own, fate: 'sent', reached: 2 }).text).toContain('✓ reached 2 users');
+    expect(describeEvent({ ...own, fate: 'partial', reached: 1 }).text).toContain('✓ reached 1 user; some did not get it');
+    expect(describeEvent({ ...own, fate: 'partial', reached: 1, pending: 3 }).text).toContain('✓ reached 1 user; 3 on other servers get it once the server reaches them');
+  });
+
   test('long lists of names are cut short', () => {
     expect(listNames(['a', 'b'])).toBe('a and b');
     expect(listNames(Array.from({ length: 12 }, (_, i) => `u${i}`))).toBe('12 users: u0, u1, u2, u3, u4, u5, u6, u7 and 4 more');

@@ -4,8 +4,9 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
-import { as, RawClient, type Line } from '../helpers/raw-client.ts';
+import { as, PASSWORDS, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import type { ServerConfig } from '../../src/server/state.ts';
 
 const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 
@@ -28,11 +29,11 @@ afterEach(async () => {
 
 let cluster = 0;
 /** Two nodes of a fresh cluster. */
-async function twoNodes(secondOptions: { timeoutSeconds?: number } = {}): Promise<[TestServer, TestServer]> {
+async function twoNodes(secondOptions: { timeoutSeconds?: number } = {}, config: Partial<ServerConfig> = {}): Promise<[TestServer, TestServer]> {
   const url = await (pg as PostgresEngine).createDatabase();
   const prefix = `t${++cluster}:`;
   const node = (name: string, more: { credentials?: string; timeoutSeconds?: number } = {}) =>
-    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, ...more });
+    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, config, ...more });
   const a = await node('n1');
   servers.push(a);
   const b = await node('n2', { credentials: '', ...secondOptions });
@@ -125,6 +126,8 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect((await yoda.request('block hans')).code).toBe('blocked');
     await heard(hans, 'yoda', true);
     await heard(hans, 'leia', true);
+    // hans's node filters by yoda's blocks, which reach it through the events stream.
+    await until(() => a.server.state.isBlocking('yoda', 'hans'), 'the block to reach node a');
     expect((await hans.request('whoelse')).users).toEqual(['leia']);
     leia.end();
     await heard(hans, 'leia', false);
@@ -212,6 +215,8 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect((await yoda.request('block hans')).code).toBe('blocked');
     await heard(hans, 'yoda', true);
     await heard(hans, 'leia', true);
+    // The count is made on hans's node: the block reaches it through the events stream.
+    await until(() => a.server.state.isBlocking('yoda', 'hans'), 'the block to reach node a');
     const reply = await hans.request('broadcast to everyone');
     expect(reply.code).toBe('partial');
     expect(reply.reached).toBe(2);
@@ -246,6 +251,88 @@ describe.skipIf(skip)('CLU-1 the rules with the users on different nodes', () =>
     expect((await second.request('login rey')).code).toBe('new-account');
     const replies = await Promise.all([first.request('password correct-horse-battery'), second.request('password staple-battery-horse')]);
     expect(replies.map((r) => String(r.code)).toSorted()).toEqual(['name-taken', 'welcome']);
+  });
+
+  test('AUTH-6 at a login: the welcome, then the stored messages (stored by either node), then the others on both nodes are told', async () => {
+    const [a, b] = await twoNodes();
+    const hans = await user(a, 'hans');
+    const yoda = await user(b, 'yoda');
+    const luke = await user(b, 'luke');
+    // One stored by each node.
+    const first = await hans.request('message leia from node one');
+    const second = await yoda.request('message leia from node two');
+    expect([first.code, second.code]).toEqual(['stored', 'stored']);
+    const leia = await RawClient.connect(b.port);
+    clients.push(leia);
+    await leia.request('login leia');
+    const welcome = await leia.request(`password ${PASSWORDS.leia}`);
+    expect(welcome.code).toBe('welcome');
+    await leia.waitFor(isMessage('from node two'));
+    // The stored messages come right after the welcome, in order, with their keys.
+    const after = leia.lines.slice(leia.lines.indexOf(welcome) + 1, leia.lines.indexOf(welcome) + 3);
+    expect(after.map((l) => [l.type, l.body, l.key, l.offline])).toEqual([
+      ['message', 'from node one', first.id, true],
+      ['message', 'from node two', second.id, true],
+    ]);
+    // Then the others: on the other node and on leia's own.
+    await heard(hans, 'leia', true);
+    await heard(luke, 'leia', true);
+  });
+
+  test('SESS-3 a logout on one node is a logout on the other, and the user can log in on the other node at once', async () => {
+    const [a, b] = await twoNodes();
+    const hans = await user(a, 'hans');
+    const leia = await user(b, 'leia');
+    await heard(hans, 'leia', true);
+    const bye = await leia.request('logout');
+    expect(bye.code).toBe('bye');
+    await leia.waitClosed();
+    // At once, on the other node: no `already-online`, no retry.
+    const again = await RawClient.connect(a.port);
+    clients.push(again);
+    await again.request('login leia');
+    expect((await again.request(`password ${PASSWORDS.leia}`)).code).toBe('welcome');
+    // hans, on the other node, was told she left; she is online once, on node a now.
+    await heard(hans, 'leia', false);
+    expect((await hans.request('whoelse')).users).toEqual(['leia']);
+    expect(b.server.state.sessions.has('leia')).toBe(false);
+  });
+
+  test('SESS-4 a client that vanishes on one node is a logout on the other, and the user can log in on the other node once it is seen', async () => {
+    const [a, b] = await twoNodes();
+    const hans = await user(a, 'hans');
+    const leia = await user(b, 'leia');
+    await heard(hans, 'leia', true);
+    leia.kill();
+    await heard(hans, 'leia', false);
+    expect((await hans.request('whoelse')).users).toEqual([]);
+    const again = await RawClient.connect(a.port);
+    clients.push(again);
+    await again.request('login leia');
+    expect((await again.request(`password ${PASSWORDS.leia}`)).code).toBe('welcome');
+  });
+
+  test('SEC-6 the offline quota counts what both nodes stored for the recipient; a sender on either node is told mailbox-full', async () => {
+    const [a, b] = await twoNodes({}, { offlineQuotaMessages: 3, rateLimit: 0 });
+    const hans = await user(a, 'hans');
+    const yoda = await user(b, 'yoda');
+    for (const n of [1, 2]) expect((await hans.request(`message leia from a ${n}`)).code).toBe('stored');
+    expect((await yoda.request('message leia from b 1')).code).toBe('stored');
+    // Full: 2 stored by node a, 1 by node b. Refused on both nodes, nothing more stored.
+    const fromB = await yoda.request('message leia from b 2');
+    expect(fromB).toMatchObject({ type: 'error', code: 'mailbox-full' });
+    const fromA = await hans.request('message leia from a 3');
+    expect(fromA).toMatchObject({ type: 'error', code: 'mailbox-full' });
+    expect(String(fromA.text)).toContain('leia has too many messages waiting (3');
+    expect(await a.server.state.store.countFor('leia')).toBe(3);
+    // leia reads them on node b and leaves: there is room again, also for a sender on node a.
+    const leia = await user(b, 'leia');
+    await leia.waitFor(isMessage('from b 1'));
+    await leia.request('whoelse');
+    leia.end();
+    await heard(hans, 'leia', false);
+    await until(() => !b.server.state.sessions.has('leia'), 'leia to be gone from node b');
+    expect((await hans.request('message leia from a 4')).code).toBe('stored');
   });
 
   test('SESS-1 a user timed out on one node is shown as logged out on the other', async () => {

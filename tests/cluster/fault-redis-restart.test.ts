@@ -96,6 +96,8 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     /** Each sender heard `delivered` from the recipient on the other node since `since`: messages flow between the nodes. */
     const flowing = (since: number) => senders.every((s, i) => s.heard('delivered', since, ONLINE.filter((u) => nodeOf.get(u) !== nodeOf.get(senderClients[i]?.[0] as string))) >= 5);
     const notes: string[] = [];
+    /** When Redis was killed and started again, each round. */
+    const outages: [number, number][] = [];
     const loginsWhileDown: Record<string, unknown>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const before = new RedisClient((redis as RedisEngine).url);
@@ -104,6 +106,7 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       expect(generation).not.toBeNull();
       await until(() => flowing(Date.now() - 1000), 'messages between the nodes');
       await (redis as RedisEngine).kill();
+      const killedAt = Date.now();
       // While Redis is down, r2d2 logs out: nobody can be told through Redis.
       probe.end();
       await probe.waitClosed(5000);
@@ -115,6 +118,7 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       attempt.kill();
       await (redis as RedisEngine).restart();
       const restartedAt = Date.now();
+      outages.push([killedAt, restartedAt]);
       // A new generation tells the nodes Redis was reset; each re-asserts its sessions.
       const fresh = new RedisClient((redis as RedisEngine).url);
       const owners = async () => {
@@ -159,6 +163,16 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     for (const [user, conns] of connections) await allArrived(senders, user, conns);
     const c = count(senders, connections);
     counted = c;
+    // The messages unanswered when Redis was started again (sent before, or while it was down), and
+    // how long after the restart the last of them was answered: the nodes hand them again at the
+    // reset (before: they waited out ackMs, 10 s, and were stored).
+    const fates = senders.flatMap((s) => [...s.fates.values()]);
+    for (const [round, [, restartedAt]] of outages.entries()) {
+      const waiting = fates.filter((f) => f.sentAt < restartedAt && (f.repliedAt ?? Infinity) >= restartedAt);
+      const last = Math.max(0, ...waiting.map((f) => (f.repliedAt ?? Infinity) - restartedAt));
+      const kinds = waiting.reduce<Record<string, number>>((n, f) => ({ ...n, [f.fate ?? 'none']: (n[f.fate ?? 'none'] ?? 0) + 1 }), {});
+      notes.push(`round ${round}: ${waiting.length} messages unanswered at the restart (${JSON.stringify(kinds)}), the last answered ${last} ms after it`);
+    }
     console.log(describeCount(`CLU-4 redis-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; a login while down: ${JSON.stringify(loginsWhileDown[0])}`));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();

@@ -129,4 +129,40 @@ describe('Handoffs', () => {
     expect((await inner.messagesFor('yoda')).map((m) => m.body)).toEqual(['m1']);
     expect(handoffs.size).toBe(0);
   });
+
+  test('CLU-4 handAgain (Redis restarted empty): everything held is returned to be handed again, with a fresh ackMs', async () => {
+    const { handoffs, told, hand, inner } = setUp();
+    const a = hand('n2#1', 0);
+    const b = hand('n3#1', 5_000);
+    const again = handoffs.handAgain(8_000);
+    expect(again.map((h) => [h.msg.origin, h.owner])).toEqual([
+      [a, 'n2#1'],
+      [b, 'n3#1'],
+    ]);
+    // ackMs counts from the new hand-off: nothing is stored at 10 s after the first one.
+    await handoffs.tick(12_000);
+    expect(told.get(a)).toEqual([]);
+    handoffs.delivered([a]);
+    await handoffs.tick(18_000);
+    expect(told.get(a)).toEqual(['delivered']);
+    expect(told.get(b)).toEqual(['stored']);
+    expect(await inner.countFor('yoda')).toBe(1);
+  });
+
+  test('a `delivered` that comes while a store waits for the store to come back: delivered, not stored; unstored() lists what is not safe yet', async () => {
+    const { handoffs, told, hand, store, inner } = setUp();
+    const a = hand('n2#1', 0);
+    const b = hand('n2#1', 0);
+    store.down = true;
+    await handoffs.storeAll(1);
+    expect(handoffs.unstored().map((m) => m.origin)).toEqual([a, b]);
+    handoffs.delivered([a]);
+    expect(told.get(a)).toEqual(['delivered']);
+    expect(handoffs.unstored().map((m) => m.origin)).toEqual([b]);
+    store.down = false;
+    await handoffs.tick(1_000);
+    expect(told.get(b)).toEqual(['stored']);
+    expect(handoffs.unstored()).toEqual([]);
+    expect(await inner.countFor('yoda')).toBe(1);
+  });
 });
