@@ -2,23 +2,14 @@
 // their own ports, sharing one real Redis and one real PostgreSQL (tests/helpers/engines.ts). Each
 // test has its own database and its own Redis key prefix, so tests do not see each other.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
-import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { afterEach, describe, expect, test } from 'bun:test';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, PASSWORDS, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import type { ServerConfig } from '../../src/server/state.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 const servers: TestServer[] = [];
 const clients: RawClient[] = [];
@@ -30,10 +21,10 @@ afterEach(async () => {
 let cluster = 0;
 /** Two nodes of a fresh cluster. */
 async function twoNodes(secondOptions: { timeoutSeconds?: number } = {}, config: Partial<ServerConfig> = {}): Promise<[TestServer, TestServer]> {
-  const url = await (pg as PostgresEngine).createDatabase();
+  const url = await engines.pg.createDatabase();
   const prefix = `t${++cluster}:`;
   const node = (name: string, more: { credentials?: string; timeoutSeconds?: number } = {}) =>
-    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, config, ...more });
+    startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix }, config, ...more });
   const a = await node('n1');
   servers.push(a);
   const b = await node('n2', { credentials: '', ...secondOptions });

@@ -8,32 +8,23 @@
 // - A node stopped while PostgreSQL is down keeps trying to store what it has not confirmed, for a
 //   bounded time, and says in its log what it could not store.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
-import { ENGINE_START_MS, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { afterEach, describe, expect, test } from 'bun:test';
+import { useEngines } from '../helpers/use-engines.ts';
 import { as, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import type { ServerConfig } from '../../src/server/state.ts';
 import { logIn } from './fault-kit.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
-
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()]);
-});
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 let pgDown = false;
 async function crashPostgres(): Promise<void> {
   pgDown = true;
-  await (pg as PostgresEngine).crash();
+  await engines.pg.crash();
 }
 async function startPostgres(): Promise<void> {
-  await (pg as PostgresEngine).restart();
+  await engines.pg.restart();
   pgDown = false;
 }
 
@@ -42,7 +33,7 @@ const clients: RawClient[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.kill();
   // A test that failed half-way must not leave an engine down for the next one.
-  if (redis && !redis.running) await redis.restart();
+  if (!skip && !engines.redis.running) await engines.redis.restart();
   if (pgDown) await startPostgres();
   for (const s of servers.splice(0)) await s.stop();
 });
@@ -50,11 +41,11 @@ afterEach(async () => {
 let cluster = 0;
 /** Two nodes of a fresh cluster; each one's log lines are kept in `logs`. */
 async function twoNodes(config: Partial<ServerConfig> = {}): Promise<{ a: TestServer; b: TestServer; logs: [string[], string[]] }> {
-  const url = await (pg as PostgresEngine).createDatabase();
+  const url = await engines.pg.createDatabase();
   const prefix = `g${++cluster}:`;
   const logs: [string[], string[]] = [[], []];
   const node = (name: string, log: string[], credentials?: string) =>
-    startTestServer({ store: url, cluster: { url: (redis as RedisEngine).url, node: name, prefix }, config, log: (line) => log.push(line), ...(credentials !== undefined && { credentials }) });
+    startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix }, config, log: (line) => log.push(line), ...(credentials !== undefined && { credentials }) });
   const a = await node('n1', logs[0]);
   servers.push(a);
   const b = await node('n2', logs[1], '');
@@ -110,14 +101,14 @@ describe.skipIf(skip)('CLU-4 the gaps: broadcasts without Redis, hand-offs at a 
     expect((await leia.waitFor(isBroadcast('all well'))).key).toBe(sent.id);
     expect((await luke.waitFor(isBroadcast('all well'))).key).toBe(sent.id);
 
-    await (redis as RedisEngine).kill();
+    await engines.redis.kill();
     const partial = await hans.request('broadcast while redis is down');
     // luke (same node) has it now; leia (other node) is not reached yet, and hans is told so.
     expect(partial).toMatchObject({ type: 'ok', code: 'partial', reached: 1, pending: 1 });
     expect(String(partial.text)).toContain('1 user on other servers will get it');
     expect((await luke.waitFor(isBroadcast('while redis is down'))).key).toBe(partial.id);
 
-    await (redis as RedisEngine).restart();
+    await engines.redis.restart();
     // Published when Redis answers again: leia gets it, under the key hans was told.
     const late = await leia.waitFor(isBroadcast('while redis is down'), 'the broadcast after Redis is back', 20_000);
     expect(late).toMatchObject({ from: 'hans', key: partial.id });
@@ -136,11 +127,11 @@ describe.skipIf(skip)('CLU-4 the gaps: broadcasts without Redis, hand-offs at a 
     const hans = await user(a, 'hans');
     const leia = await user(b, 'leia');
     await heardOnline(hans, 'leia');
-    await (redis as RedisEngine).kill();
+    await engines.redis.kill();
     hans.send('#held message leia handed while redis was down');
     // Node a took it and holds it: its entry could not be written to n2's inbox.
     await until(() => (a.server.cluster?.delivery.handoffs.size ?? 0) === 1, 'node a to hold the message');
-    await (redis as RedisEngine).restart();
+    await engines.redis.restart();
     const reply = await hans.waitFor((l) => l.re === 'held', 'the reply to the held message', 20_000);
     expect(reply).toMatchObject({ type: 'ok', code: 'delivered', to: 'leia' });
     const got = await leia.waitFor(isMessage('handed while redis was down'));

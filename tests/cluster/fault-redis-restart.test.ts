@@ -7,17 +7,17 @@
 // login while Redis was down was refused with one `busy` line. At the end every message whose sender
 // was told `delivered` or `stored` is shown to its recipient exactly once, at once or at the next login.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedisClient, type Subprocess } from 'bun';
-import { ENGINE_START_MS, freePort, PostgresEngine, postgresMissing, RedisEngine, redisMissing, skipUnless } from '../helpers/engines.ts';
+import { freePort } from '../helpers/engines.ts';
+import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
 import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
 
-const skip = skipUnless(import.meta.path, redisMissing(), postgresMissing());
 const ROUNDS = 3;
 /** Senders on each node. */
 const SENDERS: readonly (readonly string[])[] = [
@@ -29,24 +29,19 @@ const ONLINE = ['leia', 'luke'];
 /** Recipients who stay offline until the end: what is sent to them is stored. */
 const OFFLINE = ['obiwan', 'padme'];
 
-let pg: PostgresEngine | undefined;
-let redis: RedisEngine | undefined;
 const procs: { proc: Subprocess; log(): string }[] = [];
 const logs = () => procs.map((p) => p.log()).join('');
-beforeAll(async () => {
-  if (skip) return;
-  [pg, redis] = await Promise.all([PostgresEngine.start(), RedisEngine.start()]);
-}, ENGINE_START_MS);
 afterAll(async () => {
   for (const { proc } of procs) {
     proc.kill('SIGKILL');
     await proc.exited;
   }
-  await Promise.all([pg?.stop(), redis?.stop()]);
 });
+const engines = useEngines(import.meta.path);
+const { skip } = engines;
 
 async function startNode(port: number, store: string, name: string, credentials: string): Promise<void> {
-  procs.push(await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', (redis as RedisEngine).url, '--store', store, '--node', name]));
+  procs.push(await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]));
 }
 
 /** What a second login of `user` on `port` is told (waiting while the node settles after a reset). */
@@ -73,7 +68,7 @@ let counted: Count | undefined;
 
 describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', () => {
   test(`SIGKILL of Redis, ${ROUNDS} rounds: leases and sessions re-asserted, presence agrees, nothing told delivered or stored is lost or shown twice`, async () => {
-    const store = await (pg as PostgresEngine).createDatabase();
+    const store = await engines.pg.createDatabase();
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, FAULT_CREDENTIALS);
     const ports = [freePort(), freePort()] as const;
@@ -100,12 +95,12 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     const outages: [number, number][] = [];
     const loginsWhileDown: Record<string, unknown>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const before = new RedisClient((redis as RedisEngine).url);
+      const before = new RedisClient(engines.redis.url);
       const generation = await before.get('chat:generation');
       before.close();
       expect(generation).not.toBeNull();
       await until(() => flowing(Date.now() - 1000), 'messages between the nodes');
-      await (redis as RedisEngine).kill();
+      await engines.redis.kill();
       const killedAt = Date.now();
       // While Redis is down, r2d2 logs out: nobody can be told through Redis.
       probe.end();
@@ -116,11 +111,11 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
       const named = await attempt.request('login r2d2');
       loginsWhileDown.push(named.type === 'error' ? named : await attempt.request(`password ${FAULT_PASSWORDS.r2d2}`));
       attempt.kill();
-      await (redis as RedisEngine).restart();
+      await engines.redis.restart();
       const restartedAt = Date.now();
       outages.push([killedAt, restartedAt]);
       // A new generation tells the nodes Redis was reset; each re-asserts its sessions.
-      const fresh = new RedisClient((redis as RedisEngine).url);
+      const fresh = new RedisClient(engines.redis.url);
       const owners = async () => {
         const out: string[] = [];
         for (const user of online()) out.push(`${user}@${String(await fresh.get(`chat:session:${user}`)).split('#')[0]}`);
