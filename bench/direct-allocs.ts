@@ -1,17 +1,17 @@
 // What one direct message costs the server's handlers, in this process and without sockets: the
 // dispatcher, `message`, LocalDelivery, the `Unacked` record, the recipient's `ack` and the sender's
-// `delivered`, with both connections' outboxes writing to transports that drop the bytes. Two
-// figures that do not move with the machine's load:
+// `delivered`, with both connections' outboxes writing to transports that drop the bytes:
 //
-// - objects allocated a message, by type: a full collection, then a burst of --burst messages, then
-//   bun:jsc's heapStats(); its counts include every cell allocated since the last collection (live
-//   or not) as long as none ran meanwhile, which the burst is small enough for (two burst sizes
-//   printed side by side must agree);
-// - CPU time a message (user + system of this process) over --messages, best of --rounds; and with
-//   valgrind's callgrind, instructions: run it with --only cpu at N and 2N messages and subtract.
+// - objects allocated a message, by type (exact, the same from run to run): a full collection,
+//   then a burst of --burst messages, then bun:jsc's heapStats(); its counts include every cell
+//   allocated since the last collection (live or not) as long as none ran meanwhile, which the
+//   burst is small enough for (the two burst sizes printed side by side must agree);
+// - CPU time a message (user + system of this process) over --messages, best of --rounds (moves
+//   with the machine's load); under valgrind's callgrind, instructions instead: run it with
+//   --only cpu at N and 3N messages and divide the difference by 2N.
 //
-//   bun bench/direct-allocs.ts [--messages 200000] [--rounds 5] [--burst 2000] [--window 1] [--only allocs|cpu]
-//   valgrind --tool=callgrind --smc-check=all-non-file bun bench/direct-allocs.ts --only cpu --rounds 1 --messages 20000
+//   bun bench/direct-allocs.ts [--messages 200000] [--rounds 5] [--burst 1000] [--window 1] [--only allocs|cpu]
+//   valgrind --tool=callgrind --smc-check=all-non-file bun bench/direct-allocs.ts --only cpu --rounds 1 --messages 10000   # and 30000
 
 import { heapStats } from 'bun:jsc';
 import { parseArgs } from 'node:util';
