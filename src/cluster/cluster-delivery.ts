@@ -148,7 +148,7 @@ export class ClusterDelivery implements Delivery {
     if (local) return sendOnline(this.state, local, msg, outcome);
     if (owner === undefined || owner === this.me) {
       return store(this.state, msg, (code, id, text) => {
-        outcome(code, id, text);
+        outcome(code, id, text, msg);
         if (code === 'stored') this.afterStore(msg.to);
       }, `${msg.to} is offline and will get it at their next login`);
     }
@@ -158,10 +158,10 @@ export class ClusterDelivery implements Delivery {
     this.node.watch(owner);
     this.handoffs.hand({ ...msg, origin }, owner, Date.now(), (fate: HandoffOutcome) => {
       this.node.unwatch(owner);
-      if (fate === 'delivered') outcome('delivered', msg.id);
-      else if (fate === 'stored') outcome('stored', msg.id, `${msg.to} went offline; they will get it at their next login`);
-      else if (fate === 'blocked') outcome('blocked', msg.id, `Your message cannot be delivered: ${msg.to} has blocked you`);
-      else outcome('failed', msg.id);
+      if (fate === 'delivered') outcome('delivered', msg.id, undefined, msg);
+      else if (fate === 'stored') outcome('stored', msg.id, `${msg.to} went offline; they will get it at their next login`, msg);
+      else if (fate === 'blocked') outcome('blocked', msg.id, `Your message cannot be delivered: ${msg.to} has blocked you`, msg);
+      else outcome('failed', msg.id, undefined, msg);
     });
     // Packed with the rest of this turn's entries for that node. Redis unreachable: the message
     // stays held and is stored after ackMs (CLU-4).

@@ -18,9 +18,7 @@ export class Context {
 
   /** The logged-in session; the dispatcher only calls session commands when there is one. */
   get session(): Session {
-    const session = this.conn.session;
-    if (!session) throw new ChatError(ErrorCode.NotLoggedIn, 'Log in first');
-    return session;
+    return sessionOf(this.conn);
   }
 
   get user(): string {
@@ -46,15 +44,39 @@ export class Context {
 
   /** Throws the MSG-2/BLK-1 error when `user` has no account. */
   requireAccount(user: string): void {
-    if (!this.state.accounts.has(user)) throw new ChatError(ErrorCode.NoSuchUser, `There is no user called ${user}`);
+    requireAccount(this.state, user);
   }
 
   /** Throws when `user` is the caller; `what` completes "You cannot ... yourself". */
   requireOther(user: string, what: string): void {
-    if (user === this.user) throw new ChatError(ErrorCode.Self, `You cannot ${what} yourself`);
+    requireOther(this.user, user, what);
   }
+}
+
+/** `conn`'s logged-in session; the dispatcher only calls session commands when there is one. */
+export function sessionOf(conn: Conn): Session {
+  const session = conn.session;
+  if (!session) throw new ChatError(ErrorCode.NotLoggedIn, 'Log in first');
+  return session;
+}
+
+/** Throws the MSG-2/BLK-1 error when `user` has no account. */
+export function requireAccount(state: ServerState, user: string): void {
+  if (!state.accounts.has(user)) throw new ChatError(ErrorCode.NoSuchUser, `There is no user called ${user}`);
+}
+
+/** Throws when `user` is `me`; `what` completes "You cannot ... yourself". */
+export function requireOther(me: string, user: string, what: string): void {
+  if (user === me) throw new ChatError(ErrorCode.Self, `You cannot ${what} yourself`);
 }
 
 /** A handler sends exactly one reply (now or later) unless its verb is a notification, or throws ChatError. */
 export type Handler = (ctx: Context, args: readonly string[]) => void | Promise<void>;
-export type HandlerTable = Record<Verb, Handler>;
+
+/**
+ * The verbs every message brings (the `message` and its `ack`) run without a Context: given the
+ * connection and the request's tag, so that no object is made a line (hot path, issue 14).
+ */
+export type HotVerb = 'message' | 'ack';
+export type HotHandler = (state: ServerState, conn: Conn, tag: string | undefined, args: readonly string[]) => void | Promise<void>;
+export type HandlerTable = { readonly [V in Verb]: V extends HotVerb ? HotHandler : Handler };

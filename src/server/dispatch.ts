@@ -96,24 +96,31 @@ export function handleLine(state: ServerState, handlers: HandlerTable, conn: Con
 
 function run(state: ServerState, handlers: HandlerTable, conn: Conn, { tag, verb, args }: Request): void {
   const spec = COMMANDS[verb];
-  const ctx = new Context(state, conn, tag);
   // CLU-5: a node that may have lost its lease (paused past it, or cut off from Redis) acts on no
   // line, not even one that waited in the socket while it was stopped: another node may hold this
   // user's session by now, and this one closes its sessions once Redis confirms that.
-  if (!state.mayServe()) return spec.reply ? ctx.error(ErrorCode.Busy, NOT_SERVING) : undefined;
+  if (!state.mayServe()) return spec.reply ? conn.send(errorLine(tag, ErrorCode.Busy, NOT_SERVING)) : undefined;
   if (conn.session && spec.activity) touch(state, conn.session);
   const refusal = phaseError(verb, !!conn.session);
-  if (refusal) return ctx.error(refusal.code, refusal.message);
+  if (refusal) return conn.send(errorLine(tag, refusal.code, refusal.message));
   let result: void | Promise<void>;
   try {
-    result = handlers[verb](ctx, args);
+    // The hot verbs get the connection and the tag, the others a Context (context.ts, HotVerb).
+    result = verb === 'message' || verb === 'ack' ? handlers[verb](state, conn, tag, args) : handlers[verb](new Context(state, conn, tag), args);
   } catch (err) {
-    return fail(state, ctx, err);
+    return fail(state, conn, tag, err);
   }
-  if (!result) return;
+  if (result) finish(state, handlers, conn, tag, result);
+}
+
+/**
+ * An asynchronous handler: the connection's later lines wait until it is done. Apart from run()
+ * so that run() makes no closures (and no scope for them) for the lines that finish at once.
+ */
+function finish(state: ServerState, handlers: HandlerTable, conn: Conn, tag: string | undefined, result: Promise<void>): void {
   conn.busy = true;
   result
-    .catch((err: unknown) => fail(state, ctx, err))
+    .catch((err: unknown) => fail(state, conn, tag, err))
     .finally(() => {
       conn.busy = false;
       conn.waitingBytes = 0;
@@ -129,18 +136,19 @@ function phaseError(verb: Verb, loggedIn: boolean): ChatError | undefined {
   return undefined;
 }
 
-function fail(state: ServerState, ctx: Context, err: unknown): void {
-  if (ctx.conn.closed) return;
-  if (err instanceof ChatError || err instanceof ProtocolError) return ctx.error(err.code, err.message);
+function fail(state: ServerState, conn: Conn, tag: string | undefined, err: unknown): void {
+  if (conn.closed) return;
+  const error = (code: ErrorCode, text: string) => conn.send(errorLine(tag, code, text));
+  if (err instanceof ChatError || err instanceof ProtocolError) return error(err.code, err.message);
   if (isRetryable(err)) {
     state.log(err.message);
-    return ctx.error(ErrorCode.Busy, 'The server cannot reach its database right now; the command was not carried out. Try again in a moment');
+    return error(ErrorCode.Busy, 'The server cannot reach its database right now; the command was not carried out. Try again in a moment');
   }
   if (err instanceof RedisUnavailableError) {
     // Logins (the session claim, lockout checks) need Redis in a cluster (CLU-4).
     state.log(err.message);
-    return ctx.error(ErrorCode.Busy, 'The server cannot reach the rest of the cluster right now; the command was not carried out. Try again in a moment');
+    return error(ErrorCode.Busy, 'The server cannot reach the rest of the cluster right now; the command was not carried out. Try again in a moment');
   }
   state.log(`error in a handler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  ctx.error(ErrorCode.Internal, 'Something went wrong on the server; the command was not carried out');
+  error(ErrorCode.Internal, 'Something went wrong on the server; the command was not carried out');
 }

@@ -3,38 +3,72 @@
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { deliveredLine, encodeMessage, errorLine, okLine } from '../protocol/server-lines.ts';
 import type { StoredMessage } from '../store/store.ts';
-import type { Context } from './context.ts';
+import type { Conn } from './connection.ts';
+import { requireAccount, requireOther, sessionOf, type Context } from './context.ts';
 import type { BroadcastResult } from './delivery.ts';
 import type { Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
-// message <user> <text>
-export function message(ctx: Context, args: readonly string[], counted = false): void | Promise<void> {
-  const { state } = ctx;
-  const [to, body] = args;
-  const from = ctx.user;
-  ctx.requireAccount(to as string);
-  ctx.requireOther(to as string, 'message');
-  if (state.isBlocking(to as string, from)) {
+/**
+ * A direct message accepted on this node, in one object (hot path, issue 14): the message to
+ * write or store, its Unacked record while the recipient has not acknowledged it (`msg` is
+ * itself), and its sender's connection and request tag, which the one shared `tellSender` reads:
+ * no closure, no second record per message.
+ */
+class DirectMessage implements StoredMessage, Unacked {
+  readonly msg: StoredMessage = this;
+  readonly outcome: Outcome = tellSender;
+  sentAt: number;
+  sentId = 0;
+  next: Unacked | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly from: string,
+    readonly to: string,
+    readonly at: number,
+    readonly body: string,
+    /** Told the outcome, under the request's tag; nothing is sent once it has closed. */
+    readonly sender: Conn,
+    readonly tag: string | undefined,
+  ) {
+    this.sentAt = at;
+  }
+}
+
+/** The outcome of a direct message accepted here (a DirectMessage), told to its sender. */
+function tellSender(code: Parameters<Outcome>[0], id: number, text: string | undefined, msg: StoredMessage): void {
+  const { sender, tag, to } = msg as DirectMessage;
+  if (sender.closed) return;
+  if (code === 'delivered') sender.send(deliveredLine(tag, id, to));
+  else if (code === 'failed') sender.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
+  else if (code === 'blocked') sender.send(errorLine(tag, ErrorCode.BlockedByRecipient, text ?? `Your message cannot be delivered: ${to} has blocked you`));
+  else sender.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
+}
+
+// message <user> <text>  (a hot verb: the connection and tag, no Context)
+export function message(state: ServerState, conn: Conn, tag: string | undefined, args: readonly string[], counted = false): void | Promise<void> {
+  const to = args[0] as string;
+  const body = args[1] as string;
+  const from = sessionOf(conn).name;
+  requireAccount(state, to);
+  requireOther(from, to, 'message');
+  if (state.isBlocking(to, from)) {
     throw new ChatError(ErrorCode.BlockedByRecipient, `Your message cannot be delivered: ${to} has blocked you`);
   }
-  // The quota needs what waits for an offline recipient, read from the store once: the command
-  // runs again when it is known (the recipient may have logged in meanwhile). With a store shared
-  // by several nodes it is read for every message: other nodes store and deliver messages too.
-  if (!state.delivery.isOnline(to as string) && needsQuota(state) && (!state.mailboxes.has(to as string) || (state.sharedStore && !counted))) {
-    return loadMailbox(state, to as string).then(() => message(ctx, args, true));
+  if (!state.delivery.isOnline(to) && needsQuota(state)) {
+    // The quota needs what waits for an offline recipient, read from the store once: the command
+    // runs again when it is known (the recipient may have logged in meanwhile). With a store shared
+    // by several nodes it is read for every message: other nodes store and deliver messages too.
+    if (!state.mailboxes.has(to) || (state.sharedStore && !counted)) return messageLater(state, conn, tag, args);
+    checkQuota(state, to, body);
   }
-  // One closure per message (profiled: this is the hot path); dropped if the connection has closed.
-  const { conn, tag } = ctx;
-  const outcome: Outcome = (code, id, text) => {
-    if (conn.closed) return;
-    if (code === 'delivered') conn.send(deliveredLine(tag, id, to as string));
-    else if (code === 'failed') conn.send(errorLine(tag, ErrorCode.Internal, text ?? 'The message could not be stored; try again'));
-    else if (code === 'blocked') conn.send(errorLine(tag, ErrorCode.BlockedByRecipient, text ?? `Your message cannot be delivered: ${to} has blocked you`));
-    else conn.send(okLine(tag, code, text === undefined ? { id, to } : { id, to, text }));
-  };
-  if (!state.delivery.isOnline(to as string) && needsQuota(state)) checkQuota(state, to as string, body as string);
-  state.delivery.direct({ id: state.ids.take(), from, to: to as string, at: state.now(), body: body as string }, outcome);
+  state.delivery.direct(new DirectMessage(state.ids.take(), from, to, state.now(), body, conn, tag), tellSender);
+}
+
+/** Apart from message() so that message() makes no closure (nor a scope for one). */
+function messageLater(state: ServerState, conn: Conn, tag: string | undefined, args: readonly string[]): Promise<void> {
+  return loadMailbox(state, args[0] as string).then(() => message(state, conn, tag, args, true));
 }
 
 function needsQuota(state: ServerState): boolean {
@@ -79,9 +113,9 @@ function tellBroadcast(ctx: Context, id: number, { reached, skipped, pending = 0
   ctx.ok('partial', { id, reached, ...(pending > 0 && { pending }), text: texts.join('; ') });
 }
 
-// ack <id>  (a notification: no reply)
-export function ack(ctx: Context, [id]: readonly string[]): void | Promise<void> {
-  return acknowledge(ctx.state, ctx.session, Number(id));
+// ack <id>  (a notification: no reply; a hot verb)
+export function ack(state: ServerState, conn: Conn, _tag: string | undefined, args: readonly string[]): void | Promise<void> {
+  return acknowledge(state, sessionOf(conn), Number(args[0]));
 }
 
 /** The recipient has every message up to `upTo`: senders are told, stored copies go. */
@@ -89,11 +123,10 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
   const limit = Math.min(upTo, session.maxSentId);
   if (limit <= session.ackedUpTo) return;
   session.ackedUpTo = limit;
-  for (const [id, unacked] of session.unacked) {
-    if (id > limit) break;
-    session.unacked.delete(id);
+  for (let unacked = session.firstUnacked; unacked !== undefined && unacked.sentId <= limit; unacked = session.firstUnacked) {
+    shiftUnacked(session, unacked);
     // The sender hears of the message by its key, the id it was told when it was accepted (CLU-3).
-    unacked.outcome?.('delivered', unacked.msg.id);
+    unacked.outcome?.('delivered', unacked.msg.id, undefined, unacked.msg);
   }
   if (session.stored.size > 0) {
     // Each stored message by its key: a message stored meanwhile with a lower key was not acked.
@@ -155,14 +188,32 @@ export function sendOnline(state: ServerState, target: Session, msg: StoredMessa
   if (target.held) return hold(target, handBack ? { msg, outcome, handBack } : { msg, outcome });
   // CLU-3: the id is stamped here, at write time (the key itself for a message accepted this turn).
   const id = state.ids.stamp(msg.id);
-  // Written in the turn it was accepted in (unless held): its acceptance time is its sending time.
-  target.unacked.set(id, handBack ? { msg, sentAt, outcome, handBack } : { msg, sentAt, outcome });
+  // A message accepted here is its own record; one handed here by another node gets one.
+  const unacked: Unacked = msg instanceof DirectMessage && outcome === msg.outcome && !handBack ? msg : { msg, sentAt, outcome, handBack, sentId: id, next: undefined };
+  unacked.sentAt = sentAt;
+  unacked.sentId = id;
+  pushUnacked(target, unacked);
   target.maxSentId = id;
   // Recorded before the write: a write past the outbox limit terminates the connection, and its
-  // close handler (run synchronously) ends the session and stores what is in `unacked`.
+  // close handler (run synchronously) ends the session and stores what is unacknowledged.
   target.conn.send(encodeMessage('message', id, msg.from, msg.at, msg.body, false, msg.id));
   if (state.sessions.get(target.name) !== target) return;
-  armAckTimer(state, target, state.config.ackTimeoutMs);
+  // One timer per session, not one per message: armed when none is.
+  if (target.ackTimer === undefined) armAckTimer(state, target, state.config.ackTimeoutMs);
+}
+
+function pushUnacked(session: Session, unacked: Unacked): void {
+  if (session.lastUnacked) session.lastUnacked.next = unacked;
+  else session.firstUnacked = unacked;
+  session.lastUnacked = unacked;
+}
+
+/** Takes `first` (the head) off the queue. */
+function shiftUnacked(session: Session, first: Unacked): void {
+  session.firstUnacked = first.next;
+  if (first.next === undefined) session.lastUnacked = undefined;
+  // Not kept linked: a record held on elsewhere (a store retrying) must not keep the rest alive.
+  first.next = undefined;
 }
 
 /** Stores `msg` for its recipient's next login; `outcome` hears `stored` after the commit. */
@@ -174,29 +225,28 @@ export function store(state: ServerState, msg: StoredMessage, outcome: Outcome |
   }
   state.offline.add(msg, (error) => {
     if (error) state.log(`store failed for message ${msg.id}: ${String(error)}`);
-    outcome?.(error ? 'failed' : 'stored', msg.id, error ? undefined : text);
+    outcome?.(error ? 'failed' : 'stored', msg.id, error ? undefined : text, msg);
   });
 }
 
 // A message not acknowledged in time is stored, so its sender hears it is safe and a client
 // that never acks does not hold it in memory. One timer per session, not one per message.
 function armAckTimer(state: ServerState, session: Session, delayMs: number): void {
-  if (session.ackTimer !== undefined) return;
   session.ackTimer = state.wheel.schedule(delayMs, () => {
     session.ackTimer = undefined;
     const now = state.now();
-    for (const [id, unacked] of session.unacked) {
+    for (let unacked = session.firstUnacked; unacked !== undefined; unacked = session.firstUnacked) {
       const age = now - unacked.sentAt;
       if (age < state.config.ackTimeoutMs) {
         armAckTimer(state, session, state.config.ackTimeoutMs - age);
         return;
       }
-      session.unacked.delete(id);
+      shiftUnacked(session, unacked);
       if (unacked.handBack) {
         unacked.handBack();
         continue;
       }
-      session.stored.set(id, unacked.msg.id);
+      session.stored.set(unacked.sentId, unacked.msg.id);
       store(state, unacked.msg, unacked.outcome, `Stored until ${session.name} confirms it`);
     }
   });
@@ -274,15 +324,22 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
 
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
-  const pending: Unacked[] = [...session.unacked.values()];
-  for (const item of session.held ?? []) if (!item.broadcast) pending.push({ msg: item.msg, sentAt: item.msg.at, outcome: item.outcome, ...(item.handBack && { handBack: item.handBack }) });
-  session.unacked.clear();
+  let unacked = session.firstUnacked;
+  const held = session.held ?? [];
+  session.firstUnacked = session.lastUnacked = undefined;
   session.held = undefined;
-  for (const unacked of pending) {
-    if (unacked.handBack) {
-      unacked.handBack();
-      continue;
-    }
-    store(state, unacked.msg, unacked.outcome, `${session.name} went offline; they will get it at their next login`);
+  const text = `${session.name} went offline; they will get it at their next login`;
+  while (unacked !== undefined) {
+    const next = unacked.next;
+    unacked.next = undefined;
+    giveBack(state, unacked, text);
+    unacked = next;
   }
+  for (const item of held) if (!item.broadcast) giveBack(state, item, text);
+}
+
+/** A message that did not reach its recipient here: handed back to its node, or stored. */
+function giveBack(state: ServerState, item: Unacked | Held, text: string): void {
+  if (item.handBack) item.handBack();
+  else store(state, item.msg, item.outcome, text);
 }

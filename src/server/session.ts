@@ -8,16 +8,28 @@ import { sendBacklog, requeueUnacked } from './messaging.ts';
 import { closePrivateChats } from './private.ts';
 import type { ServerState } from './state.ts';
 
-/** Tells a sender what became of a message once that is known. */
-export type Outcome = (code: 'delivered' | 'stored' | 'blocked' | 'failed', id: number, text?: string) => void;
+/**
+ * Tells a sender what became of a message once that is known. `msg` is the message itself: a
+ * direct message accepted here carries its sender (messaging.ts, DirectMessage), so one shared
+ * function serves every message instead of a closure each.
+ */
+export type Outcome = (code: 'delivered' | 'stored' | 'blocked' | 'failed', id: number, text: string | undefined, msg: StoredMessage) => void;
 
-/** A routed message written to this connection and neither acknowledged nor stored yet. */
+/**
+ * A routed message written to this connection and neither acknowledged nor stored yet. They form
+ * a queue in the order written, which is id order (Session.firstUnacked, `next`): an ack takes
+ * them from its head, with no Map, iterator or entry array per message (hot path, issue 14).
+ */
 export interface Unacked {
   readonly msg: StoredMessage;
-  readonly sentAt: number;
+  /** When it was written (its acceptance time when written in that turn). */
+  sentAt: number;
   readonly outcome?: Outcome;
   /** A message handed here by another node: not stored here but handed back, and its node stores it once. */
   readonly handBack?: () => void;
+  /** The id it was written with (acks name it); its key is msg.id (CLU-3). */
+  sentId: number;
+  next: Unacked | undefined;
 }
 
 /** A message or broadcast for a user whose stored backlog is still being paged (SEC-6); stamped when written. */
@@ -36,14 +48,12 @@ export class Session {
   // The maps and sets below are made at first use: most sessions sit idle, and 19,000 idle users
   // each holding empty collections showed in the RSS per user (B3).
   // Ids here are the ids written to this connection (acks name them); a message's key is msg.id (CLU-3).
-  #unacked: Map<number, Unacked> | undefined;
   #stored: Map<number, number> | undefined;
   #privatePeers: Set<string> | undefined;
   #privateRequests: Set<string> | undefined;
-  /** In id order, which is the order they were written. */
-  get unacked(): Map<number, Unacked> {
-    return (this.#unacked ??= new Map());
-  }
+  /** The messages written here and not acknowledged (nor stored) yet, oldest first (Unacked.next). */
+  firstUnacked: Unacked | undefined;
+  lastUnacked: Unacked | undefined;
   /** Highest message id written to this connection. */
   maxSentId = 0;
   /** This user's messages that sit in the store and were written here unacknowledged: id -> key. */
