@@ -41,8 +41,8 @@ export async function logIn(port: number, user: string, ms = 15_000): Promise<Ra
   const deadline = Date.now() + ms;
   for (;;) {
     const c = await RawClient.connect(port);
-    await c.request(`login ${user}`);
-    const reply = await c.request(`password ${FAULT_PASSWORDS[user]}`);
+    const first = await c.request(`login ${user}`);
+    const reply = first.type === 'ok' ? await c.request(`password ${FAULT_PASSWORDS[user]}`) : first;
     if (reply.code === 'welcome') return c;
     c.kill();
     if (!['already-online', 'busy'].includes(String(reply.code)) || Date.now() > deadline) throw new Error(`login ${user} on ${port}: ${JSON.stringify(reply)}`);

@@ -12,6 +12,7 @@ import { useEngines } from '../helpers/use-engines.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
+import { logIn } from './fault-kit.ts';
 import { SeenKeys } from '../../src/client/seen-ids.ts';
 import type { MessageLine } from '../../src/protocol/server-lines.ts';
 
@@ -30,19 +31,6 @@ async function startNode(port: number, store: string, name: string, credentials:
   const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
   procs.push(proc);
   return proc;
-}
-
-/** Logs `user` in on `port` as soon as no node holds the name any more (each refused try is closed). */
-async function logInWhenFree(port: number, user: string, ms = 15_000): Promise<RawClient> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const c = await RawClient.connect(port);
-    await c.request(`login ${user}`);
-    const reply = await c.request('password $blasterpistol$');
-    if (reply.code === 'welcome') return c;
-    c.kill();
-    if (reply.code !== 'already-online' || Date.now() > deadline) throw new Error(`login ${user}: ${JSON.stringify(reply)}`);
-  }
 }
 
 describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
@@ -73,7 +61,7 @@ describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
     paused.kill('SIGSTOP');
     const atStop = before.lines.filter((l) => l.type === 'message').length;
     // Past the lease (1.5 s): leia can log in on the other node.
-    const after = await logInWhenFree(p2, 'leia');
+    const after = await logIn(p2, 'leia');
     const fresh = () => after.lines.filter((l) => l.type === 'message').length;
     const base = fresh();
     await after.waitFor(() => fresh() >= base + 10, 'messages on the new node');
@@ -86,7 +74,7 @@ describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
     // Everything stored is given at a login: leia logs in once more to collect it.
     after.end();
     await after.waitClosed();
-    const last = await logInWhenFree(p2, 'leia');
+    const last = await logIn(p2, 'leia');
     const acked = [...fates].filter(([, f]) => f === 'delivered' || f === 'stored').map(([tag]) => tag);
     // What leia's client shows, by the client's own rule (by key, CLU-3), connection after connection.
     const show = () => {

@@ -12,6 +12,7 @@ import { useEngines } from '../helpers/use-engines.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
 import { spawnServe } from '../helpers/serve-process.ts';
+import { logIn } from './fault-kit.ts';
 
 const procs: Subprocess[] = [];
 const clients: RawClient[] = [];
@@ -32,20 +33,6 @@ async function startNode(port: number, store: string, name: string, credentials:
   return proc;
 }
 
-/** Logs `user` in on `port` once the node lets it (the name is free, the node serves again). */
-async function logInWhenFree(port: number, user: string, ms = 15_000): Promise<RawClient> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const c = await RawClient.connect(port);
-    clients.push(c);
-    const first = await c.request(`login ${user}`);
-    const reply = first.type === 'ok' ? await c.request(`password ${PASSWORDS[user]}`) : first;
-    if (reply.code === 'welcome') return c;
-    c.kill();
-    if ((reply.code !== 'already-online' && reply.code !== 'busy') || Date.now() > deadline) throw new Error(`login ${user}: ${JSON.stringify(reply)}`);
-  }
-}
-
 describe.skipIf(skip)('CLU-5 lines sent to a paused node', () => {
   test('a woken node acts on none of the lines that waited while it was stopped: nothing reaches the recipient, nothing is acknowledged', async () => {
     const store = await engines.pg.createDatabase();
@@ -64,12 +51,14 @@ describe.skipIf(skip)('CLU-5 lines sent to a paused node', () => {
     paused.kill('SIGSTOP');
     for (let i = 0; i < 5; i++) before.send(`#q${i} message hans queued-${i}`);
     before.send('#qb broadcast queued-broadcast');
-    const after = await logInWhenFree(p2, 'leia');
+    const after = await logIn(p2, 'leia');
+    clients.push(after);
     paused.kill('SIGCONT');
     await before.waitClosed(10_000);
     // A marker sent from the woken node after it rejoined travels the same road (q1's stream entries
     // to q2, read in order): once hans has it, anything the woken node sent before it has arrived too.
-    const yoda = await logInWhenFree(p1, 'yoda');
+    const yoda = await logIn(p1, 'yoda');
+    clients.push(yoda);
     expect((await yoda.request('message hans marker')).code).toBe('delivered');
     await hans.waitFor((l) => l.type === 'message' && l.body === 'marker', 'the marker');
     const reached = hans.lines.filter((l) => (l.type === 'message' || l.type === 'broadcast') && String(l.body).startsWith('queued')).map((l) => l.body);
