@@ -3,15 +3,14 @@
 // and every message whose sender was told `delivered` or `stored` is shown to its recipient exactly
 // once, then or at the next login, by the client's rule (by key). Real processes, real Redis and PostgreSQL.
 
-import { afterAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
+import { faultNodes } from './fault-kit.ts';
 import { as, type Line, type RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
-import { spawnServe } from '../helpers/serve-process.ts';
 import { SeenKeys } from '../../src/client/seen-ids.ts';
 import type { MessageLine } from '../../src/protocol/server-lines.ts';
 
@@ -20,22 +19,9 @@ const PER_SENDER = 40;
 const SENDERS = ['hans', 'yoda', 'vader'];
 const RECIPIENTS = ['leia', 'luke'];
 
-const procs: Subprocess[] = [];
-afterAll(async () => {
-  for (const p of procs) {
-    p.kill('SIGKILL');
-    await p.exited;
-  }
-});
+const nodes = faultNodes(() => engines.redis.url);
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
-
-/** Starts `chat serve` as node `name` and resolves once it listens; both streams drained for its life. */
-async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
-  procs.push(proc);
-  return proc;
-}
 
 /** Logs in, retrying while the name is still held by a node that just died (its lease has to lapse). */
 async function logIn(port: number, name: string): Promise<RawClient> {
@@ -70,7 +56,7 @@ describe.skipIf(skip)('CLU-3 a node killed under load', () => {
     const credentials = join(dir, 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);
     const [p1, p2] = [freePort(), freePort()];
-    await startNode(p1, store, 'n1', credentials);
+    await nodes.start(p1, store, 'n1', credentials);
     const senders = await Promise.all(SENDERS.map((s) => as(p1, s)));
     /** body -> fate told to its sender. */
     const fates = new Map<string, string>();
@@ -78,7 +64,7 @@ describe.skipIf(skip)('CLU-3 a node killed under load', () => {
     const shown = new Map<string, string[]>(RECIPIENTS.map((r) => [r, []]));
     const connections: [string, RawClient][] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const victim = await startNode(p2, store, `n2-${round}`, credentials);
+      const victim = await nodes.start(p2, store, `n2-${round}`, credentials);
       const watcher = senders[0] as RawClient;
       const from = watcher.lines.length;
       const recipients = await Promise.all(RECIPIENTS.map((r) => logIn(p2, r)));

@@ -3,7 +3,10 @@
 // final count of every message whose sender was told `delivered` or `stored`: shown exactly once,
 // shown twice, hidden by the client, or lost (never reached the recipient's connection at all).
 
+import { afterAll } from 'bun:test';
+import type { Subprocess } from 'bun';
 import { ShownOnce } from '../../src/protocol/shown-once.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { PASSWORDS, RawClient, type Line } from '../helpers/raw-client.ts';
 
 /** Accounts of the fault tests: the usual five and a few more to be offline recipients and probes. */
@@ -11,6 +14,31 @@ export const FAULT_PASSWORDS: Record<string, string> = { ...PASSWORDS, lando: 'c
 export const FAULT_CREDENTIALS = Object.entries(FAULT_PASSWORDS)
   .map(([name, password]) => `${name} ${password}\n`)
   .join('');
+
+/**
+ * The `chat serve` nodes of a fault test file, on its Redis: no rate limit, per-address cap,
+ * failure ban or offline quota for the test's load to hit. Every one is killed after the file
+ * (SIGCONT first: a test may have left one stopped). Call it before useEngines(): a scope's
+ * afterAll hooks run in order, and the nodes should go before their engines.
+ */
+export function faultNodes(redisUrl: () => string): { start(port: number, store: string, name: string, credentials: string): Promise<Subprocess>; logs(): string } {
+  const started: ServeProcess[] = [];
+  afterAll(async () => {
+    for (const { proc } of started) {
+      proc.kill('SIGCONT');
+      proc.kill('SIGKILL');
+      await proc.exited;
+    }
+  });
+  return {
+    async start(port, store, name, credentials) {
+      const node = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', redisUrl(), '--store', store, '--node', name]);
+      started.push(node);
+      return node.proc;
+    },
+    logs: () => started.map((n) => n.log()).join(''),
+  };
+}
 
 /**
  * The messages a client shows, in order, from the lines it received over its connections (in the

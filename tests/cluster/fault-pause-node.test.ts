@@ -3,35 +3,20 @@
 // node wakes (SIGCONT) it closes its sessions before serving anything, so the user is never online
 // on two nodes at once, and every message told `delivered` or `stored` is shown exactly once.
 
-import { afterAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { as, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
-import { spawnServe } from '../helpers/serve-process.ts';
-import { logIn } from './fault-kit.ts';
+import { faultNodes, logIn } from './fault-kit.ts';
 import { SeenKeys } from '../../src/client/seen-ids.ts';
 import type { MessageLine } from '../../src/protocol/server-lines.ts';
 
-const procs: Subprocess[] = [];
-afterAll(async () => {
-  for (const p of procs) {
-    p.kill('SIGCONT');
-    p.kill('SIGKILL');
-    await p.exited;
-  }
-});
+const nodes = faultNodes(() => engines.redis.url);
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
-
-async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
-  procs.push(proc);
-  return proc;
-}
 
 describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
   test('SIGSTOP longer than the lease, then SIGCONT: the old session is closed, never online twice; nothing acknowledged is lost from the wire or shown twice', async () => {
@@ -40,8 +25,8 @@ describe.skipIf(skip)('CLU-5 a node paused past its lease', () => {
     const credentials = join(dir, 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);
     const [p1, p2] = [freePort(), freePort()];
-    const paused = await startNode(p1, store, 'n1', credentials);
-    await startNode(p2, store, 'n2', credentials);
+    const paused = await nodes.start(p1, store, 'n1', credentials);
+    await nodes.start(p2, store, 'n2', credentials);
     const senders = await Promise.all(['hans', 'yoda', 'vader'].map((s) => as(p2, s)));
     const before = await as(p1, 'leia');
     const knows = () => senders[0]?.lines.some((l) => l.type === 'presence' && l.online === true && (l.users as string[]).includes('leia')) ?? false;

@@ -6,32 +6,19 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { SAMPLE_CREDENTIALS, tempDir } from '../helpers/test-server.ts';
-import { spawnServe } from '../helpers/serve-process.ts';
-import { logIn } from './fault-kit.ts';
+import { faultNodes, logIn } from './fault-kit.ts';
 
-const procs: Subprocess[] = [];
 const clients: RawClient[] = [];
-afterAll(async () => {
+afterAll(() => {
   for (const c of clients) c.kill();
-  for (const p of procs) {
-    p.kill('SIGCONT');
-    p.kill('SIGKILL');
-    await p.exited;
-  }
 });
+const nodes = faultNodes(() => engines.redis.url);
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
-
-async function startNode(port: number, store: string, name: string, credentials: string): Promise<Subprocess> {
-  const { proc } = await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]);
-  procs.push(proc);
-  return proc;
-}
 
 describe.skipIf(skip)('CLU-5 lines sent to a paused node', () => {
   test('a woken node acts on none of the lines that waited while it was stopped: nothing reaches the recipient, nothing is acknowledged', async () => {
@@ -39,8 +26,8 @@ describe.skipIf(skip)('CLU-5 lines sent to a paused node', () => {
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, SAMPLE_CREDENTIALS);
     const [p1, p2] = [freePort(), freePort()];
-    const paused = await startNode(p1, store, 'q1', credentials);
-    await startNode(p2, store, 'q2', credentials);
+    const paused = await nodes.start(p1, store, 'q1', credentials);
+    await nodes.start(p2, store, 'q2', credentials);
     const hans = await as(p2, 'hans');
     clients.push(hans);
     const before = await as(p1, 'leia');

@@ -7,16 +7,14 @@
 // At the end every message whose sender was told `delivered` or `stored` is shown to its recipient
 // exactly once, at once or at the next login.
 
-import { afterAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
-import { spawnServe } from '../helpers/serve-process.ts';
-import { allArrived, count, type Count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, logIn, Sender, until } from './fault-kit.ts';
+import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, Sender, type Count, until } from './fault-kit.ts';
 
 /** Even rounds stop PostgreSQL abruptly and start it again; odd ones stall it (SIGSTOP, then SIGCONT). */
 const ROUNDS = 4;
@@ -30,21 +28,9 @@ const ONLINE = ['leia', 'luke'];
 /** Recipients who stay offline until the end: what is sent to them is stored. */
 const OFFLINE = ['obiwan', 'padme'];
 
-const procs: { proc: Subprocess; log(): string }[] = [];
-afterAll(async () => {
-  for (const { proc } of procs) {
-    proc.kill('SIGKILL');
-    await proc.exited;
-  }
-});
+const nodes = faultNodes(() => engines.redis.url);
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
-
-async function startNode(port: number, store: string, name: string, credentials: string): Promise<void> {
-  procs.push(
-    await spawnServe([String(port), '60', '300', '--host', '127.0.0.1', '--credentials', credentials, '--rate-limit', '0', '--max-per-address', '0', '--max-auth-failures', '0', '--offline-quota', '0', '--offline-quota-bytes', '0', '--cluster', engines.redis.url, '--store', store, '--node', name]),
-  );
-}
 
 /** One login attempt: the reply to the password, or the line the connection was closed with. */
 async function tryLogin(port: number, user: string): Promise<{ client: RawClient; reply: Record<string, unknown> }> {
@@ -63,8 +49,8 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     const credentials = join(tempDir(), 'credentials.txt');
     writeFileSync(credentials, FAULT_CREDENTIALS);
     const ports = [freePort(), freePort()];
-    await startNode(ports[0] as number, store, 'n1', credentials);
-    await startNode(ports[1] as number, store, 'n2', credentials);
+    await nodes.start(ports[0] as number, store, 'n1', credentials);
+    await nodes.start(ports[1] as number, store, 'n2', credentials);
     const connections = new Map<string, RawClient[]>([...ONLINE, ...OFFLINE].map((u) => [u, []]));
     for (const [i, user] of ONLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
     const senderClients = await Promise.all(SENDERS.flatMap((names, i) => names.map(async (n) => [n, await logIn(ports[i] as number, n)] as const)));
@@ -133,7 +119,7 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
     console.log(describeCount(`CLU-4 postgres-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; ${sentWhileDown} sent to offline users while it was down, ${storedWhileDown} of them told stored before it was back; a login while down: ${JSON.stringify(loginsWhileDown[0])}`));
     for (const [, sender] of senderClients) sender.kill();
     for (const conns of connections.values()) for (const conn of conns) conn.kill();
-    const logs = procs.map((p) => p.log()).join('');
+    const logs = nodes.logs();
     expect(logs).not.toContain('error in a handler');
     for (const reply of loginsWhileDown) expect(reply).toMatchObject({ type: 'error', code: 'busy' });
     expect(storedWhileDown).toBe(0);
