@@ -6,7 +6,10 @@
 // long gaps held a collection (the JS heap shrank across them), the collections' own pause times
 // from JSC's log, and the latency the generator recorded.
 //
-//   bun bench/stalls.ts [--relay] [--rate 10000] [--seconds 10] [--users 1000] [--rounds 1]
+//   bun bench/stalls.ts [--relay] [--pin] [--rate 10000] [--seconds 10] [--users 1000] [--rounds 1]
+//
+// --pin: the server's threads on CPU 1 and the generator's on CPU 0 (taskset), so that neither
+// waits for a CPU behind the other; it also prints each thread's CPU time over the run.
 
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +27,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     users: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '1' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const rate = Number(flags.rate);
@@ -51,6 +55,20 @@ function gcPauses(file: string): { eden: number[]; full: number[]; sweeps: numbe
   return out;
 }
 
+const schedstat = (pid: number) => readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+/** CPU ticks (1/100 s, user + system) of each thread of a process, by `name/tid`. */
+function threadTimes(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${name}/${tid}`, Number(f[11]) + Number(f[12]));
+    } catch {}
+  }
+  return out;
+}
 const q = (sorted: number[], p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number) : 0);
 const dist = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -80,6 +98,11 @@ function report(p: Probe, from: number, to: number, gcLog: string): void {
   log(`${p.role} (pid ${p.pid}): ${fmt(gaps.length)} ticks over ${fmt(span / 1000, 1)} s; gap p50 ${fmt(q(sorted, 0.5), 2)} p99 ${fmt(q(sorted, 0.99), 2)} p99.9 ${fmt(q(sorted, 0.999), 2)} max ${fmt(sorted.at(-1) ?? 0, 1)} ms`);
   log(`  gaps by length (ms): ${edges.map((e, i) => `<${e === Infinity ? 'inf' : e}: ${counts[i]} (${fmt(((held[i] as number) / span) * 100, 1)} % of the time)`).join(', ')}`);
   log(`  gaps >= 4 ms: ${long.length}, of which the heap shrank across ${withGc.length}; >= 8 ms: ${big.length}, with a collection ${bigGc.length}`);
+  // The server's timer wheel advances every 100 ms of wall time (src/server/server.ts): a stall it
+  // causes ends within a few ms after a multiple of 100 ms.
+  const phase = [0, 0, 0, 0, 0];
+  for (const l of long) phase[Math.min(4, Math.floor(((l.at - l.gap) % 100) / 20))]!++;
+  log(`  gaps >= 4 ms by where they start within each 100 ms of wall time (0-20, 20-40, ... ms): ${phase.join(' / ')}`);
   const gc = gcPauses(gcLog);
   log(`  JSC collections over the whole life: eden ${dist(gc.eden)}; full ${dist(gc.full)}; full sweeps ${dist(gc.sweeps)}`);
 }
@@ -98,10 +121,25 @@ async function round(relay: boolean): Promise<void> {
     try {
       if (!relay) await kit.settle(workers, (users * (users - 1)) / 2, 600_000);
       await sleep(2000); // the login storm's garbage
+      const pids = [target.pid, (workers[0] as Worker).pid];
+      if (flags.pin) for (const [i, pid] of pids.entries()) Bun.spawnSync(['taskset', '-a', '-p', '-c', String(1 - i), String(pid)], { stdout: 'ignore' });
+      const threads0 = pids.map(threadTimes);
+      const sched0 = pids.map(schedstat);
       const r = await (workers[0] as Worker).call<{ histogram: string; drained: boolean }>('latency', { rate, seconds, bodyChars: 40 });
       // The call is 1 s of warm-up, `seconds` paced, then the drain (a few ms): the measured window ends about now.
       to = Date.now();
       from = to - seconds * 1000;
+      const sched1 = pids.map(schedstat);
+      // /proc/<pid>/schedstat (the main thread, which runs JS): ns on a CPU, ns runnable but waiting for one, time slices.
+      for (const [i, who] of ['server', 'worker'].entries()) {
+        const d = (sched1[i] as number[]).map((v, j) => v - (sched0[i] as number[])[j]!);
+        log(`${who} main thread over the run: on a CPU ${fmt(d[0]! / 1e6, 0)} ms, runnable but waiting for a CPU ${fmt(d[1]! / 1e6, 0)} ms over ${fmt(d[2]!)} slices`);
+      }
+      for (const [i, who] of ['server', 'worker'].entries()) {
+        const t1 = threadTimes(pids[i]!);
+        const busy = [...t1].map(([k, v]) => [k, v - (threads0[i]!.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+        log(`${who} threads' CPU over the run (ms): ${busy.map(([k, v]) => `${k} ${fmt(v * 10, 0)}`).join(', ')}`);
+      }
       const h = decodeHistograms([r.histogram]);
       log(`${relay ? 'relay' : 'server'} at ${fmt(rate)}/s for ${seconds} s: latency p50 ${fmt(h.p50, 2)} p99 ${fmt(h.p99, 2)} p99.9 ${fmt(h.p999, 2)} max ${fmt(h.max, 1)} ms${r.drained ? '' : ' (not drained)'}; load ${loadavg()}`);
     } finally {
@@ -115,9 +153,17 @@ async function round(relay: boolean): Promise<void> {
   await sleep(200);
   const files = readdirSync(stallsDir).sort();
   const workerLog = join(stallsDir, files.find((f) => f.startsWith('worker-') && f.endsWith('.log')) ?? 'none');
+  const probes: Probe[] = [];
   for (const f of files.filter((f) => f.endsWith('.json'))) {
     const p = JSON.parse(readFileSync(join(stallsDir, f), 'utf8')) as Probe;
     report(p, from, to, p.role === 'worker' ? workerLog : join(dir, `${p.role === 'relay' ? 'relay' : 'server'}.log`));
+    probes.push(p);
+  }
+  // Do the two processes stall at the same moments (the machine: both descheduled, or one waiting on the other)?
+  const [a, b] = probes.map((p) => p.long.filter((l) => l.at >= from && l.at <= to));
+  if (a && b) {
+    const overlaps = (x: Probe['long'][number], ys: Probe['long']) => ys.some((y) => y.at - y.gap < x.at && x.at - x.gap < y.at);
+    log(`  long gaps (>= 4 ms) that overlap one in the other process: ${probes[0]!.role} ${a.filter((x) => overlaps(x, b)).length} of ${a.length}, ${probes[1]!.role} ${b.filter((x) => overlaps(x, a)).length} of ${b.length}`);
   }
 }
 
