@@ -39,7 +39,7 @@ const log = (line: string) => console.error(`[stalls] ${line}`);
 const kit = makeKit({ workDir, warmupMs: 0, seconds: 0, bodyChars: 40, loginConcurrency: 100, serverTimeoutSeconds: 3600, profileDir: undefined, log });
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-interface Probe { role: string; pid: number; ticks: number[]; long: { at: number; gap: number; heapBefore: number; heapAfter: number }[] }
+interface Probe { role: string; pid: number; ticks: number[]; long: { at: number; gap: number; heapBefore: number; heapAfter: number; onCpu: number; waiting: number }[] }
 
 /** JSC's GC log lines: `[GC<..>: START M 9125kb => EdenCollection, ... p=<pause>ms ...` and `Full sweep: ... <ms>ms`. */
 function gcPauses(file: string): { eden: number[]; full: number[]; sweeps: number[] } {
@@ -98,6 +98,14 @@ function report(p: Probe, from: number, to: number, gcLog: string): void {
   log(`${p.role} (pid ${p.pid}): ${fmt(gaps.length)} ticks over ${fmt(span / 1000, 1)} s; gap p50 ${fmt(q(sorted, 0.5), 2)} p99 ${fmt(q(sorted, 0.99), 2)} p99.9 ${fmt(q(sorted, 0.999), 2)} max ${fmt(sorted.at(-1) ?? 0, 1)} ms`);
   log(`  gaps by length (ms): ${edges.map((e, i) => `<${e === Infinity ? 'inf' : e}: ${counts[i]} (${fmt(((held[i] as number) / span) * 100, 1)} % of the time)`).join(', ')}`);
   log(`  gaps >= 4 ms: ${long.length}, of which the heap shrank across ${withGc.length}; >= 8 ms: ${big.length}, with a collection ${bigGc.length}`);
+  // Where a long gap's time went: on a CPU (a long turn: work), waiting for a CPU (the scheduler), or asleep.
+  const sum = (xs: typeof long, f: (l: (typeof long)[number]) => number) => xs.reduce((a, l) => a + f(l), 0);
+  for (const [label, xs] of [['>= 4 ms', long], ['>= 8 ms', big]] as const) {
+    const total = sum(xs, (l) => l.gap);
+    if (total > 0) log(`  gaps ${label} (${fmt(total, 0)} ms in all): on a CPU ${fmt((sum(xs, (l) => l.onCpu) / total) * 100, 0)} %, runnable but waiting for a CPU ${fmt((sum(xs, (l) => l.waiting) / total) * 100, 0)} %, asleep the rest`);
+  }
+  const biggest = [...long].sort((x, y) => y.gap - x.gap).slice(0, 5);
+  log(`  longest: ${biggest.map((l) => `${fmt(l.gap, 1)} ms (cpu ${fmt(l.onCpu, 1)}, wait ${fmt(l.waiting, 1)})`).join(', ')}`);
   // The server's timer wheel advances every 100 ms of wall time (src/server/server.ts): a stall it
   // causes ends within a few ms after a multiple of 100 ms.
   const phase = [0, 0, 0, 0, 0];
