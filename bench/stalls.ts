@@ -10,6 +10,7 @@
 //
 // --pin: the server's threads on CPU 1 and the generator's on CPU 0 (taskset), so that neither
 // waits for a CPU behind the other; it also prints each thread's CPU time over the run.
+// --server-env NAME=VALUE (repeatable): in the server's environment only, e.g. MIMALLOC_PURGE_DELAY=-1.
 
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     users: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '1' },
     pin: { type: 'boolean', default: false },
+    'server-env': { type: 'string', multiple: true },
   },
 });
 const rate = Number(flags.rate);
@@ -121,7 +123,10 @@ async function round(relay: boolean): Promise<void> {
   process.env.BENCH_STALLS = stallsDir;
   process.env.BUN_JSC_logGC = '1';
   const { dir, credentials } = kit.freshDir(users);
+  const serverEnv = (flags['server-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const);
+  for (const [k, v] of serverEnv) process.env[k] = v;
   const target = await startTarget(relay ? 'relay' : 'server', { dir, credentials, timeoutSeconds: 3600 });
+  for (const [k] of serverEnv) delete process.env[k];
   let from = 0;
   let to = 0;
   try {
@@ -138,6 +143,8 @@ async function round(relay: boolean): Promise<void> {
       to = Date.now();
       from = to - seconds * 1000;
       const sched1 = pids.map(schedstat);
+      const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      log(`RSS at the end of the run: server ${fmt(rss(target.pid), 1)} MiB, generator ${fmt(rss(pids[1]!), 1)} MiB`);
       // /proc/<pid>/schedstat (the main thread, which runs JS): ns on a CPU, ns runnable but waiting for one, time slices.
       for (const [i, who] of ['server', 'worker'].entries()) {
         const d = (sched1[i] as number[]).map((v, j) => v - (sched0[i] as number[])[j]!);
