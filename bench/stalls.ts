@@ -3,13 +3,14 @@
 // bench/stalls-probe.ts preloaded into it and into the load generator, and BUN_JSC_logGC=1 on both,
 // then prints for each process the distribution of gaps between two ticks of a 1 ms timer over the
 // measured seconds (a gap of 12 ms is a turn, or a collection, that held the loop 11 ms), how many
-// long gaps held a collection (the JS heap shrank across them), the collections' own pause times
-// from JSC's log, and the latency the generator recorded.
+// long gaps held a collection (the JS heap shrank across them), how much of them the JS thread was
+// on a CPU or runnable but waiting for one, the collections' own pause times from JSC's log, each
+// thread's CPU time over the run, and the latency the generator recorded. docs/PERFORMANCE.md
+// ("What stalls a turn at 10,000 msgs/s") has what it found.
 //
 //   bun bench/stalls.ts [--relay] [--pin] [--rate 10000] [--seconds 10] [--users 1000] [--rounds 1]
 //
-// --pin: the server's threads on CPU 1 and the generator's on CPU 0 (taskset), so that neither
-// waits for a CPU behind the other; it also prints each thread's CPU time over the run.
+// --pin: the server's threads on CPU 1 and the generator's on CPU 0 (taskset).
 // --server-env NAME=VALUE (repeatable): in the server's environment only, e.g. MIMALLOC_PURGE_DELAY=-1.
 
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
