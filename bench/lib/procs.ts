@@ -64,11 +64,16 @@ function knownFlags(root: string, args: string[]): string[] {
   return out;
 }
 
+/** BENCH_STALLS=<dir>: every bench process records its event-loop stalls there (bench/stalls-probe.ts). */
+function stallsProbe(): string[] {
+  return process.env.BENCH_STALLS ? ['--preload', join(ROOT, 'bench/stalls-probe.ts')] : [];
+}
+
 export async function startTarget(kind: 'server' | 'relay', options: TargetOptions): Promise<Target> {
   const root = options.root ?? ROOT;
   const db = join(options.dir, 'chat.db');
   const log = join(options.dir, `${kind}.log`);
-  const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const profile = [...(options.profileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.profileDir}`] : []), ...stallsProbe()];
   const cmd =
     kind === 'server'
       ? [
@@ -112,7 +117,8 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           ]),
         ]
       : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
-  const proc = Bun.spawn(cmd, { cwd: root, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
+  // env: as it is now (bench/stalls.ts sets BENCH_STALLS and BUN_JSC_logGC while it runs).
+  const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env }, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
   // Under valgrind a start takes a while.
   const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1, options.wrap ? 300_000 : 30_000);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
@@ -159,12 +165,14 @@ export class Worker {
     let onReady: () => void = () => {};
     this.ready = new Promise((resolve) => (onReady = resolve));
     // BENCH_WORKER_PROFILE=<dir>: profile the load generators too (to see what they spend).
-    const profile = process.env.BENCH_WORKER_PROFILE ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : [];
+    const profile = [...(process.env.BENCH_WORKER_PROFILE ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : []), ...stallsProbe()];
     this.proc = Bun.spawn([process.execPath, ...profile, join(ROOT, 'bench/worker.ts')], {
       cwd: ROOT,
+      env: { ...process.env }, // as it is now (bench/stalls.ts sets BENCH_STALLS while it runs)
       stdin: 'ignore',
       stdout: 'inherit',
-      stderr: 'inherit',
+      // Under bench/stalls.ts the generator's stderr (JSC's GC log) goes next to its probe's record.
+      stderr: process.env.BENCH_STALLS ? Bun.file(join(process.env.BENCH_STALLS, `worker-${name}.log`)) : 'inherit',
       serialization: 'json',
       ipc: (message: Reply) => {
         if (message.id === 0) return onReady();
