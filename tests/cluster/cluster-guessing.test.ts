@@ -1,8 +1,9 @@
 // SEC-1 and AUTH-4 across nodes (CLU-2): many guesses at once for one name, spread over two nodes and
 // many connections. Two servers in this process share one real Redis and one real PostgreSQL.
 
-import { afterEach, describe, expect, spyOn, test } from 'bun:test';
+import { describe, expect, spyOn, test } from 'bun:test';
 import { useEngines } from '../helpers/use-engines.ts';
+import { trackServersAndClients } from '../helpers/cleanup.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { RedisLink } from '../../src/cluster/redis-link.ts';
@@ -13,12 +14,7 @@ const TEST_MS = 20_000;
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
 
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, clients } = trackServersAndClients();
 
 /** A cheap argon2id hash: the checks still run off the event loop, through the same queue. */
 function quickHash(password: string): Promise<string> {

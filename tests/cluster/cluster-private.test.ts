@@ -2,8 +2,9 @@
 // on their own ports, sharing one real Redis and one real PostgreSQL; and the private chat itself
 // between two real client processes connected to different nodes.
 
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { useEngines } from '../helpers/use-engines.ts';
+import { trackServersAndClients } from '../helpers/cleanup.ts';
 import { LiveClient } from '../helpers/cli.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -14,12 +15,7 @@ const TEST_MS = 20_000;
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
 
-const servers: TestServer[] = [];
-const clients: { kill(): void }[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, clients } = trackServersAndClients();
 
 let cluster = 0;
 /** Two nodes of a fresh cluster; `privateRequestMs` for both. */

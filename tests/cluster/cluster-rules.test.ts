@@ -2,8 +2,9 @@
 // their own ports, sharing one real Redis and one real PostgreSQL (tests/helpers/engines.ts). Each
 // test has its own database and its own Redis key prefix, so tests do not see each other.
 
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { useEngines } from '../helpers/use-engines.ts';
+import { trackServersAndClients } from '../helpers/cleanup.ts';
 import { as, PASSWORDS, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import type { ServerConfig } from '../../src/server/state.ts';
@@ -11,12 +12,7 @@ import type { ServerConfig } from '../../src/server/state.ts';
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
 
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, clients } = trackServersAndClients();
 
 let cluster = 0;
 /** Two nodes of a fresh cluster. */

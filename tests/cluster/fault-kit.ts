@@ -11,6 +11,14 @@ import { PASSWORDS, RawClient, type Line } from '../helpers/raw-client.ts';
 
 /** Accounts of the fault tests: the usual five and a few more to be offline recipients and probes. */
 export const FAULT_PASSWORDS: Record<string, string> = { ...PASSWORDS, lando: 'cloud-city', obiwan: 'hello-there', padme: 'naboo-queen', r2d2: 'beep-boop' };
+/** The engine fault tests' users: senders on each node, recipients online (one on each node), and recipients who stay offline until the end (what is sent to them is stored). */
+export const SENDERS: readonly (readonly string[])[] = [
+  ['hans', 'vader'],
+  ['yoda', 'lando'],
+];
+export const ONLINE = ['leia', 'luke'];
+export const OFFLINE = ['obiwan', 'padme'];
+
 export const FAULT_CREDENTIALS = Object.entries(FAULT_PASSWORDS)
   .map(([name, password]) => `${name} ${password}\n`)
   .join('');

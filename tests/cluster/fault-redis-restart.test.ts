@@ -15,18 +15,9 @@ import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
-import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, Sender, type Count, until } from './fault-kit.ts';
+import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, OFFLINE, ONLINE, Sender, SENDERS, type Count, until } from './fault-kit.ts';
 
 const ROUNDS = 3;
-/** Senders on each node. */
-const SENDERS: readonly (readonly string[])[] = [
-  ['hans', 'vader'],
-  ['yoda', 'lando'],
-];
-/** Recipients online, one on each node. */
-const ONLINE = ['leia', 'luke'];
-/** Recipients who stay offline until the end: what is sent to them is stored. */
-const OFFLINE = ['obiwan', 'padme'];
 
 const nodes = faultNodes(() => engines.redis.url);
 const engines = useEngines(import.meta.path);

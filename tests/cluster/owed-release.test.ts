@@ -5,10 +5,11 @@
 // release call (what a stall past the call's deadline does); a stall itself could only be made
 // by timing. Two servers in this process, one real Redis and PostgreSQL.
 
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { RedisUnavailableError } from '../../src/cluster/redis-link.ts';
 import { ENGINE_START_MS } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
+import { trackServersAndClients } from '../helpers/cleanup.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { until } from './fault-kit.ts';
@@ -16,12 +17,7 @@ import { until } from './fault-kit.ts';
 const engines = useEngines(import.meta.path);
 const { skip } = engines;
 
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, clients } = trackServersAndClients();
 
 describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', () => {
   test('is released once Redis answers: the name logs in again on another node, and the other node hears the logout', async () => {

@@ -4,10 +4,11 @@
 // OFF-2), blocks survive (BLK-4), and the ids a user is shown only grow as they move between nodes
 // (CLUSTER.md, "Ids must grow per connection").
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ENGINE_START_MS, PostgresEngine, postgresMissing, skipUnless } from '../helpers/engines.ts';
 import { as, RawClient, type Line } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { trackServersAndClients } from '../helpers/cleanup.ts';
 
 const skip = skipUnless(import.meta.path, postgresMissing());
 
@@ -19,12 +20,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-const servers: TestServer[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.kill();
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, clients } = trackServersAndClients();
 
 /** Two nodes on one fresh database. */
 async function twoNodes(): Promise<[TestServer, TestServer]> {

@@ -13,3 +13,14 @@ export function trackKillables(): <T extends { kill(): void }>(thing: T) => T {
     return thing;
   };
 }
+
+/** The servers and clients a test starts, put in these arrays: after each test the clients are killed, then the servers stopped. */
+export function trackServersAndClients(): { servers: { stop(): Promise<void> }[]; clients: { kill(): void }[] } {
+  const servers: { stop(): Promise<void> }[] = [];
+  const clients: { kill(): void }[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.kill();
+    for (const s of servers.splice(0)) await s.stop();
+  });
+  return { servers, clients };
+}
