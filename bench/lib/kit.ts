@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from './clock.ts';
 import { CpuMeter, memoryOf } from './proc.ts';
+import { describe, recordPerf } from './perf.ts';
 import { PASSWORD, startTarget, Worker, writeCredentials, type Target } from './procs.ts';
 
 export interface KitOptions {
@@ -127,13 +128,17 @@ export function makeKit(o: KitOptions) {
     await sleep(o.warmupMs);
     serverCpu.read(true);
     driverCpu.read(true);
+    const perf = process.env.BENCH_PERF ? recordPerf(target.pid) : undefined;
     await sleep(o.seconds * 1000);
     const cpu = { server: serverCpu.read(), serverKernel: serverCpu.lastSystem, generator: driverCpu.read(), generatorKernel: driverCpu.lastSystem };
+    const breakdown = typeof perf === 'object' ? await perf.stop() : perf;
     const result = await pending;
     const memory = memoryOf(target.pid);
     if (result.lastError) o.log(`  last error seen: ${result.lastError}`);
     const perCpuSecond = cpu.server > 0 ? result.receivedPerSecond / cpu.server : 0;
-    return { users, window, ...result, cpu, perServerCpuSecond: perCpuSecond, serverRss: memory.rss };
+    if (typeof breakdown === 'string') o.log(`  perf: ${breakdown}`);
+    else if (breakdown) for (const line of describe(breakdown, perCpuSecond > 0 ? 1e6 / perCpuSecond : 0)) o.log(line);
+    return { users, window, ...result, cpu, perServerCpuSecond: perCpuSecond, serverRss: memory.rss, perf: breakdown };
   }
 
   return { freshDir, withServer, logIn, settle, exitAll, runDirect };
