@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   const info = machine();
   const { commit, dirty } = gitCommit();
   log(`machine: ${info.cores} cores (${info.cpuModel}), ${fmt(info.memoryBytes / 2 ** 30, 1)} GiB, Bun ${info.bun}, fd limit ${info.fdLimit}; commit ${commit}${dirty ? ' (dirty)' : ''}`);
+  if (process.env.BENCH_SERVER_ENV) log(`server environment: ${process.env.BENCH_SERVER_ENV}`);
   log(`scenarios: ${[...wanted].join(', ')}${quick ? ' (quick)' : ''}`);
   let failure: unknown;
   try {
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(
     file,
-    `${JSON.stringify({ date: startedAt.toISOString(), commit, dirty, machine: info, parameters: P, scenarios: [...wanted], durationSeconds: seconds, error: failure ? String(failure) : undefined, ceilingMsgPerSecond: scenarios.ceiling, table: rows, comparison: scenarios.comparison, details }, null, 2)}\n`,
+    `${JSON.stringify({ date: startedAt.toISOString(), commit, dirty, machine: info, parameters: P, serverEnv: process.env.BENCH_SERVER_ENV, perf: process.env.BENCH_PERF ? true : undefined, scenarios: [...wanted], durationSeconds: seconds, error: failure ? String(failure) : undefined, ceilingMsgPerSecond: scenarios.ceiling, table: rows, comparison: scenarios.comparison, details }, null, 2)}\n`,
   );
   console.log(`\n${rows.length} figures in ${seconds.toFixed(0)} s; results: ${file}${profileDir ? `; profiles: ${profileDir}` : ''}`);
   if (!quick || failure) rmSync(workDir, { recursive: true, force: true });

@@ -117,8 +117,11 @@ export async function startTarget(kind: 'server' | 'relay', options: TargetOptio
           ]),
         ]
       : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0'];
-  // env: as it is now (bench/stalls.ts sets BENCH_STALLS and BUN_JSC_logGC while it runs).
-  const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env }, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
+  // env: as it is now (bench/stalls.ts sets BENCH_STALLS and BUN_JSC_logGC while it runs), plus
+  // BENCH_SERVER_ENV="NAME=VALUE ..." for the server (or relay) alone: a runtime setting tried on the
+  // server without changing the load generators, e.g. BENCH_SERVER_ENV=MIMALLOC_PURGE_DELAY=-1.
+  const serverEnv = Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env, ...serverEnv }, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
   // Under valgrind a start takes a while.
   const [line = '', webLine] = await firstLines(proc, options.web ? 2 : 1, options.wrap ? 300_000 : 30_000);
   const port = Number(/:(\d+)\s*$/.exec(line)?.[1]);
