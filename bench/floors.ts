@@ -244,8 +244,10 @@ async function chatBroadcast(): Promise<{ serverCpuMs: number; lastCopyP50Ms: nu
 
 // ---- the direct-message floor --------------------------------------------------------------------
 
+/** One kit for every run: it numbers the servers' directories. */
+const kit = makeKit({ workDir, warmupMs: P.direct.warmupMs, seconds: P.direct.seconds, bodyChars: P.bodyChars, loginConcurrency: 100, serverTimeoutSeconds: 600, profileDir: undefined, log });
+
 async function directFloor(): Promise<{ results: Partial<Record<System, SystemResult>>; loadAverage: string }> {
-  const kit = makeKit({ workDir, warmupMs: P.direct.warmupMs, seconds: P.direct.seconds, bodyChars: P.bodyChars, loginConcurrency: 100, serverTimeoutSeconds: 600, profileDir: undefined, log });
   // Only the direct rows: latency and broadcast for no group (users 0).
   const p: CompareParams = { cases: P.direct.cases, latency: { users: 0, rate: 0, seconds: 0 }, broadcast: { users: 0, count: 0, intervalMs: 0 }, bodyChars: P.bodyChars };
   const systems: System[] = withChat ? ['relay', 'min', 'chat'] : ['relay', 'min'];
