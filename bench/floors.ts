@@ -228,14 +228,14 @@ async function broadcastFloor(kind: BroadcastKind, cBinary: string | undefined):
 }
 
 /** chat's own B4 (bench/run.ts's broadcast scenario, in a subprocess: its command line is its own). */
-async function chatBroadcast(): Promise<{ serverCpuMs: number; lastCopyP50Ms: number; lastCopyWorstMs: number; complete: boolean; kernelShare: number; loadAverage: string } | undefined> {
+async function chatBroadcast(): Promise<{ serverCpuMs: number; lastCopyP50Ms: number; lastCopyBestMs: number; lastCopyWorstMs: number; complete: boolean; kernelShare: number; loadAverage: string } | undefined> {
   const out = join(workDir, `chat-b4-${Date.now()}.json`);
   const proc = Bun.spawn([process.execPath, join(ROOT, 'bench/run.ts'), 'broadcast', '--users', String(P.broadcast.users + 1), '--out', out], { cwd: ROOT, stdout: 'ignore', stderr: 'inherit' });
   await proc.exited;
   const load = loadAverage();
   try {
     const b = JSON.parse(readFileSync(out, 'utf8')).details.broadcast;
-    return { serverCpuMs: b.serverCpuMsPerBroadcast, lastCopyP50Ms: median(b.lastCopyMs), lastCopyWorstMs: b.worstLastCopyMs, complete: b.complete, kernelShare: b.serverCpuKernel / b.serverCpu, loadAverage: load };
+    return { serverCpuMs: b.serverCpuMsPerBroadcast, lastCopyP50Ms: median(b.lastCopyMs), lastCopyBestMs: Math.min(...b.lastCopyMs), lastCopyWorstMs: b.worstLastCopyMs, complete: b.complete, kernelShare: b.serverCpuKernel / b.serverCpu, loadAverage: load };
   } catch (err) {
     log(`chat B4: no result (${err instanceof Error ? err.message : String(err)})`);
     return undefined;
@@ -311,7 +311,7 @@ try {
         const r = await broadcastFloor(kind, c.binary);
         broadcasts.push(r);
         const us = (median(r.loopCpuMs) * 1000) / r.users;
-        log(`broadcast floor ${kind}, ${fmt(r.users)} recipients: loop CPU p50 ${median(r.loopCpuMs).toFixed(2)} ms (${(r.loopKernelShare * 100).toFixed(0)} % kernel, ${us.toFixed(2)} µs a recipient), loop wall p50 ${median(r.loopWallMs).toFixed(2)} ms, window CPU ${r.windowCpuMs.toFixed(2)} ms each; last copy p50 ${median(r.lastCopyMs).toFixed(2)} ms, worst ${Math.max(...r.lastCopyMs).toFixed(2)} ms; all copies: ${r.complete}; short writes ${r.shortWrites}, errors ${r.errors}; load ${r.loadAverage}`);
+        log(`broadcast floor ${kind}, ${fmt(r.users)} recipients: loop CPU p50 ${median(r.loopCpuMs).toFixed(2)} ms (least ${Math.min(...r.loopCpuMs).toFixed(2)}) (${(r.loopKernelShare * 100).toFixed(0)} % kernel, ${us.toFixed(2)} µs a recipient), loop wall p50 ${median(r.loopWallMs).toFixed(2)} ms, window CPU ${r.windowCpuMs.toFixed(2)} ms each; last copy p50 ${median(r.lastCopyMs).toFixed(2)} ms, shortest ${Math.min(...r.lastCopyMs).toFixed(2)} ms, worst ${Math.max(...r.lastCopyMs).toFixed(2)} ms; all copies: ${r.complete}; short writes ${r.shortWrites}, errors ${r.errors}; load ${r.loadAverage}`);
       }
       if (withChat) {
         const r = await chatBroadcast();
@@ -344,10 +344,12 @@ if (broadcasts.length > 0) {
   const bunCell = (f: (b: BroadcastResult) => number, digits: number) => `${cell(of('bun-string').map(f), digits)}; bytes: ${cell(of('bun-bytes').map(f), digits)}`;
   const chatCell = (f: (b: (typeof chatB4)[number]) => number, digits: number) => (withChat ? cell(chatB4.map(f), digits) : 'not run');
   table.push([`B4 broadcast to ${n}: server CPU each, write loop (ms)`, '<= 20', cCell((b) => median(b.loopCpuMs), 2), bunCell((b) => median(b.loopCpuMs), 2), '—', '—']);
+  table.push([`  same, the least of the ${P.broadcast.count} broadcasts (ms)`, '<= 20', cCell((b) => Math.min(...b.loopCpuMs), 2), bunCell((b) => Math.min(...b.loopCpuMs), 2), '—', '—']);
   table.push([`B4 broadcast to ${n}: server CPU each, whole window from /proc (ms)`, '<= 20', cCell((b) => b.windowCpuMs, 1), bunCell((b) => b.windowCpuMs, 1), '—', chatCell((b) => b.serverCpuMs, 1)]);
   table.push([`  same, per recipient (µs, write loop)`, '<= 2', cCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), bunCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), '—', chatCell((b) => (b.serverCpuMs * 1000) / P.broadcast.users, 2)]);
   table.push([`  share of it in the kernel (%)`, '', cCell((b) => b.loopKernelShare * 100, 0), bunCell((b) => b.loopKernelShare * 100, 0), '—', chatCell((b) => b.kernelShare * 100, 0)]);
   table.push([`B4 broadcast to ${n}: time to the last copy, p50 (ms)`, '<= 50', cCell((b) => median(b.lastCopyMs), 1), bunCell((b) => median(b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyP50Ms, 1)]);
+  table.push([`  same, the shortest of the ${P.broadcast.count} (ms)`, '<= 50', cCell((b) => Math.min(...b.lastCopyMs), 1), bunCell((b) => Math.min(...b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyBestMs, 1)]);
   table.push([`B4 broadcast to ${n}: time to the last copy, worst (ms)`, '<= 50', cCell((b) => Math.max(...b.lastCopyMs), 1), bunCell((b) => Math.max(...b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyWorstMs, 1)]);
 }
 for (const c of P.direct.cases) {
