@@ -359,7 +359,9 @@ for (const c of P.direct.cases) {
   const isC1 = c.users === 1000;
   table.push([`${isC1 ? 'C1 ' : ''}${fmt(c.users)} users in pairs, ${c.window} in flight: msgs per server CPU-second`, isC1 ? '>= 500,000' : '', '—', col('min', (x) => x.perServerCpuSecond), col('relay', (x) => x.perServerCpuSecond), col('chat', (x) => x.perServerCpuSecond)]);
   table.push([`  same: msgs/s`, '', '—', col('min', (x) => x.perSecond), col('relay', (x) => x.perSecond), col('chat', (x) => x.perSecond)]);
-  table.push([`  same: server CPU (% of a core; kernel)`, '', '—', col('min', (x) => x.serverCpu * 100) + ` (${cell(pick('min').map((x) => (x ? x.serverKernel * 100 : undefined)))})`, col('relay', (x) => x.serverCpu * 100) + ` (${cell(pick('relay').map((x) => (x ? x.serverKernel * 100 : undefined)))})`, withChat ? col('chat', (x) => x.serverCpu * 100) + ` (${cell(pick('chat').map((x) => (x ? x.serverKernel * 100 : undefined)))})` : 'not run']);
+  table.push([`  same: server CPU (% of a core)`, '', '—', col('min', (x) => x.serverCpu * 100), col('relay', (x) => x.serverCpu * 100), col('chat', (x) => x.serverCpu * 100)]);
+  table.push([`  same: of which in the kernel (% of a core)`, '', '—', col('min', (x) => x.serverKernel * 100), col('relay', (x) => x.serverKernel * 100), col('chat', (x) => x.serverKernel * 100)]);
+  table.push([`  same: server CPU per message (µs)`, '', '—', col('min', (x) => 1e6 / x.perServerCpuSecond, 2), col('relay', (x) => 1e6 / x.perServerCpuSecond, 2), col('chat', (x) => 1e6 / x.perServerCpuSecond, 2)]);
 }
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
