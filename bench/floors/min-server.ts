@@ -22,8 +22,16 @@ interface Session {
   /** Messages written to this connection and not acked yet, oldest first, from `head` on. */
   ids: number[];
   senders: Session[];
+  /** Per message acked: the head of its `delivered` line up to the id (the tag inside). */
   tags: string[];
   head: number;
+  /** The tail of every `delivered` line about messages to this user: `,"to":"<name>"}` and LF. */
+  toTail: string;
+  /** `,"from":"<name>","at":` for the message events this user sends. */
+  fromPart: string;
+  /** The last recipient and its name (users in pairs write to one partner: no Map lookup each time). */
+  lastTo: Session | undefined;
+  lastToName: string;
 }
 
 const flusher = new TurnFlusher();
@@ -55,19 +63,26 @@ function line(s: Session, text: string, start: number, end: number): void {
   } else if (c === 109 /* m */ && text.startsWith('message ', i)) {
     const sp = text.indexOf(' ', i + 8);
     if (sp < 0 || sp > end) return;
-    const to = online.get(text.slice(i + 8, sp));
-    const re = tag === '' ? '' : `"re":"${tag}",`;
-    if (!to) {
-      s.outbox.push(`{"type":"error",${re}"code":"no-such-user","text":"not online"}\n`);
-      return;
+    let to = s.lastTo;
+    if (to === undefined || sp - i - 8 !== s.lastToName.length || !text.startsWith(s.lastToName, i + 8) || online.get(s.lastToName) !== to) {
+      const name = text.slice(i + 8, sp);
+      to = online.get(name);
+      if (!to) {
+        s.outbox.push(`{"type":"error",${tag === '' ? '' : `"re":"${tag}",`}"code":"no-such-user","text":"not online"}\n`);
+        return;
+      }
+      s.lastTo = to;
+      s.lastToName = name;
     }
     const id = ++lastId;
-    to.outbox.push(`{"type":"message","id":${id},"key":${id},"from":"${s.name}","at":${at},"body":"${jsonInside(text.slice(sp + 1, end))}"}\n`);
+    to.outbox.push(`{"type":"message","id":${id},"key":${id}${s.fromPart}${at},"body":"${jsonInside(text.slice(sp + 1, end))}"}\n`);
     to.ids.push(id);
     to.senders.push(s);
-    to.tags.push(re);
+    to.tags.push(tag === '' ? '{"type":"ok","code":"delivered","id":' : `{"type":"ok","re":"${tag}","code":"delivered","id":`);
   } else if (c === 108 /* l */ && text.startsWith('login ', i)) {
     s.name = text.slice(i + 6, end);
+    s.toTail = `,"to":"${s.name}"}\n`;
+    s.fromPart = `,"from":"${s.name}","at":`;
     s.outbox.push(`{"type":"ok",${tag === '' ? '' : `"re":"${tag}",`}"code":"password","user":"${s.name}"}\n`);
   } else if (c === 112 /* p */ && text.startsWith('password ', i)) {
     online.set(s.name, s);
@@ -82,7 +97,7 @@ function ack(s: Session, id: number): void {
   const { ids, senders, tags } = s;
   let h = s.head;
   while (h < ids.length && (ids[h] as number) <= id) {
-    (senders[h] as Session).outbox.push(`{"type":"ok",${tags[h]}"code":"delivered","id":${ids[h]},"to":"${s.name}"}\n`);
+    (senders[h] as Session).outbox.push(`${tags[h]}${ids[h]}${s.toTail}`);
     h++;
   }
   if (h === ids.length) {
@@ -97,7 +112,7 @@ const listener = Bun.listen<Session>({
   port: Number(process.argv[2] ?? 0),
   socket: {
     open(socket: Socket<Session>) {
-      socket.data = { name: '', outbox: new Outbox(socket, flusher, 1 << 30, () => socket.terminate()), partial: null, ids: [], senders: [], tags: [], head: 0 };
+      socket.data = { name: '', outbox: new Outbox(socket, flusher, 1 << 30, () => socket.terminate()), partial: null, ids: [], senders: [], tags: [], head: 0, toTail: '', fromPart: '', lastTo: undefined, lastToName: '' };
     },
     data(socket, chunk) {
       const s = socket.data;
