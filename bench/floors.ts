@@ -9,7 +9,8 @@
 //   (2 of 5,000, as in chat's B4) that read everything and note when the last copy of each
 //   broadcast arrived, on the shared clock. Server CPU per broadcast: getrusage around the loop,
 //   and /proc over the whole window (less the idle). Done by a C program (bench/floors/broadcast.c,
-//   compiled into /tmp now; skipped with a reason without gcc) and by bare Bun
+//   compiled into /tmp now; skipped with a reason without gcc; once in one thread, once with the
+//   loop split over 2 threads, for the time to the last copy) and by bare Bun
 //   (bench/floors/broadcast-server.ts: socket.write of a string, as chat does, and of bytes
 //   encoded once). chat's own B4 runs beside them (`bun bench/run.ts broadcast`, a subprocess).
 // - Direct messages (C1): bench/floors/min-server.ts, chat's protocol for the direct scenario and
@@ -140,7 +141,8 @@ class LineProc {
 
 // ---- the broadcast floor -------------------------------------------------------------------------
 
-type BroadcastKind = 'c' | 'bun-string' | 'bun-bytes';
+/** c-2: the C loop split over 2 threads (one per core). */
+type BroadcastKind = 'c' | 'c-2' | 'bun-string' | 'bun-bytes';
 
 interface BroadcastResult {
   kind: BroadcastKind;
@@ -164,14 +166,14 @@ function compileC(): { binary?: string; reason?: string } {
   const gcc = Bun.which('gcc') ?? Bun.which('cc');
   if (!gcc) return { reason: 'no C compiler (gcc or cc) on the PATH' };
   const binary = join(workDir, 'broadcast');
-  const r = Bun.spawnSync([gcc, '-O2', '-o', binary, join(ROOT, 'bench/floors/broadcast.c')]);
+  const r = Bun.spawnSync([gcc, '-O2', '-pthread', '-o', binary, join(ROOT, 'bench/floors/broadcast.c')]);
   if (!r.success) return { reason: `gcc failed: ${r.stderr.toString().trim()}` };
   return { binary };
 }
 
 async function broadcastFloor(kind: BroadcastKind, cBinary: string | undefined): Promise<BroadcastResult> {
   const { users, readerProcs, count, intervalMs, bytes } = P.broadcast;
-  const cmd = kind === 'c' ? [cBinary as string, String(users)] : [process.execPath, join(ROOT, 'bench/floors/broadcast-server.ts'), String(users), kind === 'bun-bytes' ? 'bytes' : 'string'];
+  const cmd = kind === 'c' || kind === 'c-2' ? [cBinary as string, String(users), kind === 'c-2' ? '2' : '1'] : [process.execPath, join(ROOT, 'bench/floors/broadcast-server.ts'), String(users), kind === 'bun-bytes' ? 'bytes' : 'string'];
   const server = new LineProc(cmd);
   const readers: LineProc[] = [];
   try {
@@ -306,7 +308,7 @@ try {
   for (let run = 1; run <= runs; run++) {
     log(`run ${run} of ${runs} (load average ${loadAverage()})`);
     if (only !== 'direct') {
-      const kinds: BroadcastKind[] = [...(c.binary ? (['c'] as const) : []), 'bun-string', 'bun-bytes'];
+      const kinds: BroadcastKind[] = [...(c.binary ? (['c', 'c-2'] as const) : []), 'bun-string', 'bun-bytes'];
       for (const kind of kinds) {
         const r = await broadcastFloor(kind, c.binary);
         broadcasts.push(r);
@@ -338,7 +340,7 @@ try {
 // The table: floor measured vs the target vs chat.
 const table: string[][] = [['what', 'target', 'C floor', 'Bun floor', 'bare relay (Bun)', 'chat']];
 const of = (kind: BroadcastKind) => broadcasts.filter((b) => b.kind === kind);
-const cCell = (f: (b: BroadcastResult) => number, digits: number) => (skipped.c ? 'skipped' : cell(of('c').map(f), digits));
+const cCell = (f: (b: BroadcastResult) => number, digits: number) => (skipped.c ? 'skipped' : `${cell(of('c').map(f), digits)}; 2 threads: ${cell(of('c-2').map(f), digits)}`);
 if (broadcasts.length > 0) {
   const n = fmt(P.broadcast.users);
   const bunCell = (f: (b: BroadcastResult) => number, digits: number) => `${cell(of('bun-string').map(f), digits)}; bytes: ${cell(of('bun-bytes').map(f), digits)}`;
@@ -367,7 +369,7 @@ const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.le
 const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
 const text = [line(table[0]!), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...table.slice(1).map(line)];
 for (const [what, why] of Object.entries(skipped)) text.push(`(${what}: ${why})`);
-console.log(`\nFloors (median of ${runs} run${runs === 1 ? '' : 's'}, range in brackets; Bun floor for B4: socket.write of a string, and of bytes encoded once; for C1: bench/floors/min-server.ts):\n${text.join('\n')}`);
+console.log(`\nFloors (median of ${runs} run${runs === 1 ? '' : 's'}, range in brackets; C floor for B4: one thread, and the loop split over 2 threads; Bun floor for B4: socket.write of a string, and of bytes encoded once; for C1: bench/floors/min-server.ts):\n${text.join('\n')}`);
 
 const seconds = (Date.now() - startedAt.getTime()) / 1000;
 const date = startedAt.toISOString().slice(0, 16).replace(/[:T]/g, '-');
