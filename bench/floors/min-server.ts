@@ -29,7 +29,10 @@ interface Session {
   toTail: string;
   /** `,"from":"<name>","at":` for the message events this user sends. */
   fromPart: string;
-  /** The last recipient and its name (users in pairs write to one partner: no Map lookup each time). */
+  /**
+   * The last recipient and its name: users in pairs write to one partner, so a message to the same
+   * name makes no substring and hashes no new string (the Map is still asked whether it is online).
+   */
   lastTo: Session | undefined;
   lastToName: string;
 }
