@@ -15,7 +15,8 @@ import { ngircdPath, startNgircd } from './lib/ngircd.ts';
 import { CpuMeter } from './lib/proc.ts';
 import { startTarget, type Target, type Worker } from './lib/procs.ts';
 
-export type System = 'relay' | 'ngircd' | 'chat';
+/** min: bench/floors/min-server.ts, chat's protocol and nothing else (bench/floors.ts runs it; `compare` does not). */
+export type System = 'relay' | 'ngircd' | 'min' | 'chat';
 
 export interface CompareParams {
   /** Direct-message runs: users online (all in pairs, all sending), messages in flight per user. */
@@ -27,7 +28,7 @@ export interface CompareParams {
   bodyChars: number;
 }
 
-interface SystemResult {
+export interface SystemResult {
   direct: { users: number; window: number; perSecond: number; perServerCpuSecond: number; serverCpu: number; serverKernel: number; generatorCpu: number; drained: boolean }[];
   latency?: { rate: number; achieved: number; p50: number; p99: number; p999: number; max: number; serverCpu: number };
   broadcast?: { users: number; count: number; complete: boolean; serverCpuMs: number; idleCpuMsOverWindow: number; serverKernelShare: number; lastCopyP50Ms: number; lastCopyWorstMs: number };
@@ -56,6 +57,15 @@ export async function scenarioCompare(kit: Kit, p: CompareParams, log: (line: st
     log(`compare: ${skipped.ngircd}`);
   }
   systems.push('chat');
+  const results = await runSystems(kit, p, log, systems, ngircd);
+  return summarise(p, systems, skipped, results);
+}
+
+/**
+ * The runs themselves: for each system in turn, a fresh server per group of cases with the same
+ * users. Latency and broadcast run where their `users` match a group (0: not at all).
+ */
+export async function runSystems(kit: Kit, p: CompareParams, log: (line: string) => void, systems: System[], ngircd?: string): Promise<Partial<Record<System, SystemResult>>> {
   const results: Partial<Record<System, SystemResult>> = {};
   const groups = [...new Set(p.cases.map((c) => c.users))];
   for (const system of systems) {
@@ -70,12 +80,12 @@ export async function scenarioCompare(kit: Kit, p: CompareParams, log: (line: st
     }
     results[system] = result;
   }
-  return summarise(p, systems, skipped, results);
+  return results;
 }
 
 async function start(kit: Kit, system: System, users: number, ngircd: string | undefined): Promise<Target> {
   const { dir, credentials } = kit.freshDir(system === 'chat' ? users : 0);
-  if (system === 'relay') return startTarget('relay', { dir });
+  if (system === 'relay' || system === 'min') return startTarget(system, { dir });
   if (system === 'ngircd') return startNgircd(ngircd as string, dir);
   return startTarget('server', { dir, credentials, timeoutSeconds: 600 });
 }
@@ -152,7 +162,7 @@ async function broadcast(kit: Kit, p: CompareParams, log: (line: string) => void
 }
 
 function summarise(p: CompareParams, systems: System[], skipped: Record<string, string>, results: Partial<Record<System, SystemResult>>): Comparison {
-  const label: Record<System, string> = { relay: 'bare relay (ceiling)', ngircd: 'ngIRCd (C)', chat: 'chat' };
+  const label: Record<System, string> = { relay: 'bare relay (ceiling)', ngircd: 'ngIRCd (C)', min: 'minimal chat', chat: 'chat' };
   const all: System[] = ['relay', 'ngircd', 'chat'];
   const table: string[][] = [['measure', ...all.map((s) => label[s]), 'chat / ngIRCd']];
   const ratios: Record<string, number | null> = {};

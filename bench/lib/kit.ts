@@ -79,7 +79,7 @@ export function makeKit(o: KitOptions) {
     const meters = workers.map((w) => new CpuMeter(w.pid));
     const serverMeter = new CpuMeter(target.pid);
     const t0 = performance.now();
-    const proto = target.kind === 'server' ? 'chat' : target.kind;
+    const proto = target.kind === 'server' || target.kind === 'min' ? 'chat' : target.kind;
     const replies = await Promise.all(
       workers.map((w, i) =>
         w.call<{ ms: number; loginP50: number; loginMax: number }>('setup', {
