@@ -118,7 +118,7 @@ export async function startTarget(kind: 'server' | 'relay' | 'min', options: Tar
         ]
       : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, kind === 'min' ? 'bench/floors/min-server.ts' : 'bench/relay.ts'), '0'];
   // env: as it is now (bench/stalls.ts sets BENCH_STALLS and BUN_JSC_logGC while it runs), plus
-  // BENCH_SERVER_ENV="NAME=VALUE ..." for the server (or relay) alone: a runtime setting tried on the
+  // BENCH_SERVER_ENV="NAME=VALUE ..." for the server (relay, min-server) alone: a runtime setting tried on the
   // server without changing the load generators, e.g. BENCH_SERVER_ENV=MIMALLOC_PURGE_DELAY=-1.
   const serverEnv = Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env, ...serverEnv }, stdin: 'ignore', stdout: 'pipe', stderr: Bun.file(log) });
