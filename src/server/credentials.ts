@@ -23,19 +23,22 @@ const PLAIN_LINE = /[!-~]+ [!-~]+/y;
 
 /**
  * The accounts are an index into `text` (accounts.ts). Lines are read in place: a plain line
- * (PLAIN_LINE up to its end) makes no string but its name; any other is checked as a string by
- * LINE and CONTROL. Splitting the file and a match array a line took ~10 MiB of RSS at 19,000
- * accounts (B8), most of it garbage the heap kept.
+ * (PLAIN_LINE up to its end) makes no string at all; any other is checked as a string by LINE and
+ * CONTROL, as every line was. Splitting the file and a match array a line cost ~10 MiB of RSS at
+ * 19,000 accounts (B8), most of it garbage the heap kept.
  */
 export function parseCredentials(text: string, name = 'credentials'): Omit<Credentials, 'existed'> {
-  const accounts = new AccountTable(text);
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  const accounts = new AccountTable(text, lines);
   const problems: string[] = [];
   let lineNumber = 0;
-  const add = (user: string, start: number, tooLongLine: boolean) => {
+  /** The account whose name runs from `start` to `nameEnd`, unless its line is too long or the name repeats. */
+  const add = (start: number, nameEnd: number, tooLongLine: boolean) => {
     if (tooLongLine) {
       problems.push(`${name}:${lineNumber}: username longer than ${MAX_NAME_CHARS} characters or secret too long; line skipped`);
-    } else if (!accounts.addLine(user, start)) {
-      problems.push(`${name}:${lineNumber}: "${user}" appears again; the first entry is kept`);
+    } else if (!accounts.addLine(start, nameEnd)) {
+      problems.push(`${name}:${lineNumber}: "${text.slice(start, nameEnd)}" appears again; the first entry is kept`);
     }
   };
   for (let at = 0; at <= text.length; ) {
@@ -47,7 +50,7 @@ export function parseCredentials(text: string, name = 'credentials'): Omit<Crede
     if (PLAIN_LINE.test(text) && PLAIN_LINE.lastIndex === stop) {
       const space = text.indexOf(' ', at);
       // ASCII: UTF-16 units are characters.
-      add(text.slice(at, space), at, space - at > MAX_NAME_CHARS || stop - space - 1 > MAX_PASSWORD_CHARS * 4);
+      add(at, space, space - at > MAX_NAME_CHARS || stop - space - 1 > MAX_PASSWORD_CHARS * 4);
     } else {
       const raw = text.slice(at, end);
       const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -59,7 +62,7 @@ export function parseCredentials(text: string, name = 'credentials'): Omit<Crede
       } else {
         const [, user, secret] = match as unknown as [string, string, string];
         // Counted in code points only when UTF-16 units say it may be too long (no array a line at start).
-        add(user, at, tooLong(user, MAX_NAME_CHARS) || tooLong(secret, MAX_PASSWORD_CHARS * 4));
+        add(at, at + user.length, tooLong(user, MAX_NAME_CHARS) || tooLong(secret, MAX_PASSWORD_CHARS * 4));
       }
     }
     at = end + 1;

@@ -93,13 +93,19 @@ describe('account table (AUTH-1: the credentials file as an index, not a Map)', 
     );
   });
 
-  test('many accounts: every one found, none invented (the table grows and probes past collisions)', () => {
-    const lines = Array.from({ length: 5000 }, (_, i) => `u${i} secret${i}`);
-    const { accounts, problems } = parseCredentials(`${lines.join('\r\n')}\r\n`);
-    expect(problems).toEqual([]);
-    expect(accounts.size).toBe(5000);
-    for (let i = 0; i < 5000; i++) expect(accounts.get(`u${i}`)).toBe(`secret${i}`);
-    for (let i = 5000; i < 6000; i++) expect(accounts.has(`u${i}`)).toBe(false);
+  test('many accounts: every one found, none invented (the table grows from a wrong guess and probes past collisions)', () => {
+    const text = `${Array.from({ length: 5000 }, (_, i) => `u${i} secret${i}`).join('\r\n')}\r\n`;
+    const parsed = parseCredentials(text);
+    expect(parsed.problems).toEqual([]);
+    // The same lines into a table told to expect one account: it grows.
+    const grown = new AccountTable(text, 1);
+    for (let at = 0; at < text.length; at = text.indexOf('\n', at) + 1) expect(grown.addLine(at, text.indexOf(' ', at))).toBe(true);
+    expect(grown.addLine(0, 2)).toBe(false);
+    for (const accounts of [parsed.accounts, grown]) {
+      expect(accounts.size).toBe(5000);
+      for (let i = 0; i < 5000; i++) expect(accounts.get(`u${i}`)).toBe(`secret${i}`);
+      for (let i = 5000; i < 6000; i++) expect(accounts.has(`u${i}`)).toBe(false);
+    }
     expect(new AccountTable().has('u1')).toBe(false);
   });
 });
