@@ -2,7 +2,7 @@
 //
 // Those read from the credentials file are kept as the file's text and an index into it, not as a
 // Map of strings (B8, the empty server's memory): at 19,000 accounts a Map held ~4 MiB of JS heap (a
-// string a name and a secret, an entry each). The index is three typed arrays, 16 bytes an account,
+// string a name and a secret, an entry each). The index is three typed arrays, 16–24 bytes an account,
 // filled without making a string: a name is hashed and compared where it lies in the text. A
 // lookup hashes the name asked for the same way; a secret is cut from its line only when asked for
 // (a login). Accounts added or changed after start (registrations) live in an ordinary Map beside it.
