@@ -18,6 +18,7 @@
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import { START_JIT_POLICY } from '../src/util/jit-policy.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const DIST = join(ROOT, 'dist');
@@ -290,6 +291,10 @@ async function compile(outfile: string, commit: string, cross?: { target: Target
     // working directory (tsconfig.json and package.json are not read at run time by default).
     '--no-compile-autoload-dotenv',
     '--no-compile-autoload-bunfig',
+    // The executable starts with JavaScriptCore's tier-up thresholds scaled up, so that loading its
+    // modules and starting a server run in the interpreter; cli.ts sets the normal policy for every
+    // other command, and the server once it listens (src/util/jit-policy.ts; RSS, B8).
+    ...(typeof Bun.unsafe.setJITPolicy === 'function' ? [`--compile-jit-policy=${START_JIT_POLICY}`] : []),
     ...(cross ? [`--target=${cross.target.bunTarget}`, `--compile-executable-path=${cross.executable}`] : []),
     '--outfile',
     outfile,

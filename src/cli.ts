@@ -8,6 +8,7 @@ import { jsonLogger, stderrLogger } from './util/log.ts';
 import { hostname } from 'node:os';
 import { redactUrl } from './util/redact-url.ts';
 import { versionLine } from './version.ts';
+import { setJitPolicy, START_JIT_POLICY } from './util/jit-policy.ts';
 
 /** Exit code for a bad command line (SPEC "Command line"). */
 const USAGE = 2;
@@ -96,6 +97,8 @@ function buildCli(): CAC {
       if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, not "${format}"`);
       const log = format === 'json' ? jsonLogger : stderrLogger;
       const several = clusterOptions(options);
+      // Start-up runs in the interpreter, until the server listens (jit-policy.ts).
+      setJitPolicy(START_JIT_POLICY);
       // Each command loads only its own code: a server does not hold the terminal client's pages, nor a client the server's (RSS, B8).
       const { startServer } = await import('./server/server.ts');
       const server = await startServer({
@@ -124,6 +127,7 @@ function buildCli(): CAC {
         web: webOptions(options),
         log,
       });
+      setJitPolicy(1);
       console.log(`chat server listening on ${server.hostname}:${server.port}`);
       if (server.webPort !== undefined) {
         const scheme = options.tlsCert === undefined ? 'http' : 'https';
@@ -212,6 +216,8 @@ async function main(argv: string[]): Promise<void> {
     if (!cli.matchedCommand) {
       throw new UsageError(args.length === 0 ? 'missing command' : `unknown command "${args[0]}"`);
     }
+    // The executable starts with START_JIT_POLICY (scripts/build.ts); only a server's start wants it.
+    if (cli.matchedCommand.name !== 'serve') setJitPolicy(1);
     await cli.runMatchedCommand();
   } catch (err) {
     const usage = err instanceof UsageError || (err as Error).name === 'CACError';

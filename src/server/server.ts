@@ -9,6 +9,7 @@ import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { redactUrl } from '../util/redact-url.ts';
 import type { ClusterOptions, JoinedCluster } from '../cluster/join-cluster.ts';
 import type { Conn } from './connection.ts';
+import type { Accounts } from './accounts.ts';
 import { CredentialsAppender, describe, exposureWarning, loadCredentials } from './credentials.ts';
 import { tooMuchLike } from './auth.ts';
 import { makeHandlers } from './dispatch.ts';
@@ -203,7 +204,7 @@ async function openStore(options: ServeOptions, log: Logger): Promise<AsyncStore
 }
 
 /** The credentials file seeds the shared store's accounts (names already there keep their secrets); the store's accounts are the ones served. */
-async function seededAccounts(store: AsyncStore, fromFile: Map<string, string>, log: Logger): Promise<Map<string, string>> {
+async function seededAccounts(store: AsyncStore, fromFile: Accounts, log: Logger): Promise<Map<string, string>> {
   const added = await store.seedAccounts([...fromFile].map(([name, secret]) => ({ name, secret })));
   const accounts = new Map((await store.accounts()).map((a) => [a.name, a.secret]));
   log(`${accounts.size} accounts in the store (${added} added from the credentials file)`);

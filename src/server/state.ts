@@ -2,6 +2,7 @@
 // so every test builds its own. Nothing here knows about sockets.
 
 import { nameKeys } from '../protocol/usernames.ts';
+import type { Accounts } from './accounts.ts';
 import type { AsyncStore } from '../store/async-store.ts';
 import { ChatError, ErrorCode } from '../protocol/errors.ts';
 import { TimerWheel } from '../util/timer-wheel.ts';
@@ -238,7 +239,7 @@ export class ServerState {
     readonly config: ServerConfig,
     readonly store: AsyncStore,
     /** username -> password or password hash, from the credentials file plus registrations. */
-    readonly accounts: Map<string, string>,
+    readonly accounts: Accounts,
     readonly clock: () => number = Date.now,
     readonly log: Logger = () => {},
     /** Arranges an end-of-turn flush (the server's TurnFlusher); tests flush by hand. */
@@ -263,7 +264,7 @@ export class ServerState {
   static async open(
     config: ServerConfig,
     store: AsyncStore,
-    accounts: Map<string, string>,
+    accounts: Accounts,
     clock: () => number = Date.now,
     log: Logger = () => {},
     requestFlush: () => void = () => {},
