@@ -71,9 +71,10 @@ function help(ctx: Context): void {
 export function handleLine(state: ServerState, handlers: HandlerTable, conn: Conn, line: Line): void {
   if (conn.closed) return;
   if (conn.busy) {
-    conn.waiting.push(line);
+    const waiting = (conn.waiting ??= []);
+    waiting.push(line);
     conn.waitingBytes += line === INVALID_UTF8 ? 1 : line.length;
-    const over = conn.session ? conn.waitingBytes > MAX_WAITING_BYTES : conn.waiting.length > MAX_WAITING_LINES;
+    const over = conn.session ? conn.waitingBytes > MAX_WAITING_BYTES : waiting.length > MAX_WAITING_LINES;
     if (over) conn.close('flood', errorLine(undefined, ErrorCode.Busy, 'Too many lines before the last one was answered'));
     return;
   }
@@ -124,8 +125,10 @@ function finish(state: ServerState, handlers: HandlerTable, conn: Conn, tag: str
     .finally(() => {
       conn.busy = false;
       conn.waitingBytes = 0;
+      const waiting = conn.waiting;
+      conn.waiting = undefined;
       // Handled in order; if one of them makes the connection busy again, the rest wait again.
-      for (const line of conn.waiting.splice(0)) handleLine(state, handlers, conn, line);
+      if (waiting) for (const line of waiting) handleLine(state, handlers, conn, line);
     });
 }
 

@@ -102,7 +102,6 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   state.lastSeen.delete(user);
   state.failures.delete(user);
   conn.session = session;
-  conn.pendingUser = undefined;
   loggedIn(state, conn);
   welcome();
   const backlog = sendBacklog(state, session);
