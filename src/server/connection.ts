@@ -49,6 +49,13 @@ export class LoggingIn {
   handshakeTimer: TimerId | undefined = undefined;
 }
 
+/** Lines that came while an async handler ran, to be handled in order after it (Conn.waiting). */
+export class Waiting {
+  readonly lines: Line[] = [];
+  /** Characters in `lines` (a logged-in connection's bound). */
+  bytes = 0;
+}
+
 export class Conn implements PartialLine {
   /** Bytes of an unfinished line (splitLines), kept here rather than in a LineSplitter each. */
   partial: Uint8Array | null = null;
@@ -56,12 +63,8 @@ export class Conn implements PartialLine {
   /** Until the welcome; undefined once logged in. */
   loggingIn: LoggingIn | undefined;
   session: Session | undefined;
-  /** An async handler (password check, a store call) is running; later lines wait in `waiting`. */
-  busy = false;
-  /** Lines that came while busy (made when the first one does). */
-  waiting: Line[] | undefined;
-  /** Characters in `waiting` (a logged-in connection's bound). */
-  waitingBytes = 0;
+  /** Defined while an async handler (password check, a store call) runs: later lines wait in it. */
+  waiting: Waiting | undefined;
   closeReason: CloseReason | undefined;
   closed = false;
   /** Counted in ServerState.connections (refused connections are not). */
@@ -70,9 +73,6 @@ export class Conn implements PartialLine {
   limiter: RateLimiter | undefined;
   /** A rate-limit refusal was logged and no command has passed since (one log line per run). */
   rateLimitLogged = false;
-  /** What per-address limits count this connection under (IPv6: its /64). */
-  readonly key: string;
-
   constructor(
     readonly transport: Transport,
     /** The peer's IP address, IPv4-mapped IPv6 turned back into IPv4. */
@@ -84,7 +84,14 @@ export class Conn implements PartialLine {
   ) {
     this.loggingIn = new LoggingIn(handshaking);
     this.outbox = new Outbox(transport, flusher, outboxLimit, abortOverflow, this);
-    this.key = addressKey(address);
+  }
+
+  /**
+   * What per-address limits count this connection under (IPv6: its /64). Worked out when asked
+   * (at admission, at the close, at a failed login), not kept: for IPv4 it is the address itself.
+   */
+  get key(): string {
+    return addressKey(this.address);
   }
 
   send(line: string): void {
