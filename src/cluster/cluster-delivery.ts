@@ -255,7 +255,7 @@ export class ClusterDelivery implements Delivery {
       case 'backlog': {
         const session = this.state.sessions.get(entry.user);
         // A session whose backlog is being paged reads the new ones with its next page.
-        if (session && session.backlogTo === undefined && session.held === undefined) void sendBacklog(this.state, session);
+        if (session && session.backlog === undefined) void sendBacklog(this.state, session);
         return;
       }
     }

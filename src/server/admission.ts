@@ -5,7 +5,7 @@
 import { ErrorCode } from '../protocol/errors.ts';
 import { BURST_SECONDS } from '../protocol/limits.ts';
 import { encodeLine, errorLine } from '../protocol/server-lines.ts';
-import type { Conn } from './connection.ts';
+import type { Conn, LoggingIn } from './connection.ts';
 import { RateLimiter } from '../util/rate-limiter.ts';
 import type { ServerState } from './state.ts';
 
@@ -31,15 +31,17 @@ export function admit(state: ServerState, conn: Conn): boolean {
   state.perAddress.set(conn.key, fromAddress + 1);
   state.strangers.add(conn);
   conn.counted = true;
-  conn.loginTimer = state.wheel.schedule(loginTimeoutMs, () => {
+  // A new connection: not logged in.
+  const loggingIn = conn.loggingIn as LoggingIn;
+  loggingIn.timer = state.wheel.schedule(loginTimeoutMs, () => {
     if (conn.session || conn.closed) return;
     const seconds = loginTimeoutMs / 1000;
     state.log(`no login within ${seconds} s from ${conn.address}; closing`);
     conn.refuse('login-timeout', encodeLine({ type: 'bye', code: ErrorCode.LoginTimeout, text: `No login within ${seconds} s; closing the connection` }));
   });
-  if (conn.handshaking) {
+  if (loggingIn.handshaking) {
     const { handshakeTimeoutMs } = state.config;
-    conn.handshakeTimer = state.wheel.schedule(handshakeTimeoutMs, () => {
+    loggingIn.handshakeTimer = state.wheel.schedule(handshakeTimeoutMs, () => {
       if (!conn.handshaking || conn.closed) return;
       logThrottled(state, `handshake ${conn.key}`, `TLS handshake from ${conn.address} not finished within ${handshakeTimeoutMs / 1000} s; closing`);
       conn.abort('handshake-timeout');
@@ -57,14 +59,15 @@ function logThrottled(state: ServerState, key: string, text: string): void {
 
 /** The TLS handshake ended: a failure is logged and the connection closed; success lets output flow. */
 export function handshakeDone(state: ServerState, conn: Conn, success: boolean, error: Error | null): void {
-  if (conn.handshakeTimer !== undefined) state.wheel.cancel(conn.handshakeTimer);
-  conn.handshakeTimer = undefined;
+  const loggingIn = conn.loggingIn;
+  if (loggingIn?.handshakeTimer !== undefined) state.wheel.cancel(loggingIn.handshakeTimer);
+  if (loggingIn) loggingIn.handshakeTimer = undefined;
   if (!success) {
     if (!conn.closed) logThrottled(state, `tls-failed ${conn.key}`, `TLS handshake from ${conn.address} failed: ${error?.message ?? 'unknown error'}`);
     conn.abort('tls-failed');
     return;
   }
-  conn.handshaking = false;
+  if (loggingIn) loggingIn.handshaking = false;
 }
 
 /**
@@ -87,16 +90,22 @@ function makeRoomForStrangers(state: ServerState): void {
 /** The connection logged in: it no longer counts as a stranger. */
 export function loggedIn(state: ServerState, conn: Conn): void {
   state.strangers.delete(conn);
-  if (conn.loginTimer !== undefined) state.wheel.cancel(conn.loginTimer);
-  conn.loginTimer = undefined;
+  cancelDeadlines(state, conn.loggingIn);
+  conn.loggingIn = undefined;
+}
+
+/** The login and TLS handshake deadlines are off. */
+function cancelDeadlines(state: ServerState, loggingIn: LoggingIn | undefined): void {
+  if (!loggingIn) return;
+  if (loggingIn.timer !== undefined) state.wheel.cancel(loggingIn.timer);
+  if (loggingIn.handshakeTimer !== undefined) state.wheel.cancel(loggingIn.handshakeTimer);
+  loggingIn.timer = undefined;
+  loggingIn.handshakeTimer = undefined;
 }
 
 /** The connection closed: it no longer counts. Idempotent. */
 export function release(state: ServerState, conn: Conn): void {
-  if (conn.loginTimer !== undefined) state.wheel.cancel(conn.loginTimer);
-  if (conn.handshakeTimer !== undefined) state.wheel.cancel(conn.handshakeTimer);
-  conn.loginTimer = undefined;
-  conn.handshakeTimer = undefined;
+  cancelDeadlines(state, conn.loggingIn);
   state.strangers.delete(conn);
   if (!conn.counted) return;
   conn.counted = false;

@@ -5,6 +5,7 @@ import { BURST_SECONDS, MIN_PASSWORD_CHARS } from '../protocol/limits.ts';
 import { usernameProblem } from '../protocol/usernames.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { isRetryable } from '../store/async-store.ts';
+import type { LoggingIn } from './connection.ts';
 import type { Context } from './context.ts';
 import { checkPassword } from './passwords.ts';
 import { startSession } from './session.ts';
@@ -21,14 +22,16 @@ export type Registrar = (user: string, password: string) => Promise<string>;
 export function login(ctx: Context, args: readonly string[]): void | Promise<void> {
   const name = args[0] as string;
   const { state, conn } = ctx;
-  conn.pendingUser = undefined;
+  // A login-phase command: the dispatcher runs it only before the welcome.
+  const loggingIn = conn.loggingIn as LoggingIn;
+  loggingIn.user = undefined;
   refuseIfBanned(ctx);
   refuseIfLocked(ctx, name);
   // A shared store may hold an account registered on another node since this one started, and
   // another node may have locked the name (CLU-2).
   const lookUp = !state.accounts.has(name) && state.sharedStore;
-  if ((lookUp || state.lockout) && !conn.lookedUp) {
-    conn.lookedUp = true;
+  if ((lookUp || state.lockout) && !loggingIn.lookedUp) {
+    loggingIn.lookedUp = true;
     const lockout = state.lockout;
     return (async () => {
       if (lookUp) await learnAccount(state, name);
@@ -36,20 +39,20 @@ export function login(ctx: Context, args: readonly string[]): void | Promise<voi
       if (ms > 0) refuseLocked(ctx, name, ms);
       return login(ctx, args);
     })().finally(() => {
-      conn.lookedUp = false;
+      loggingIn.lookedUp = false;
     });
   }
   if (!state.accounts.has(name)) {
     if (!state.config.register) throw new ChatError(ErrorCode.RegistrationClosed, `There is no account ${name} and this server does not take new ones`);
     refuseBadName(ctx, name);
     refuseIfTooManyRegistrations(ctx);
-    conn.pendingUser = name;
-    conn.newAccount = true;
+    loggingIn.user = name;
+    loggingIn.newAccount = true;
     ctx.ok('new-account', { user: name, text: `${name} is a new account: choose a password` });
     return;
   }
-  conn.pendingUser = name;
-  conn.newAccount = false;
+  loggingIn.user = name;
+  loggingIn.newAccount = false;
   ctx.ok('password', { user: name, text: `Password for ${name}` });
 }
 
@@ -57,12 +60,14 @@ export function login(ctx: Context, args: readonly string[]): void | Promise<voi
 export function makePasswordHandler(register: Registrar) {
   return async function password(ctx: Context, [secret]: readonly string[]): Promise<void> {
     const { state, conn } = ctx;
-    const name = conn.pendingUser;
+    // A login-phase command: the dispatcher runs it only before the welcome.
+    const loggingIn = conn.loggingIn as LoggingIn;
+    const name = loggingIn.user;
     if (name === undefined) throw new ChatError(ErrorCode.NoUsername, 'Send login <user> first');
     refuseIfBanned(ctx);
     refuseIfLocked(ctx, name);
     refuseIfOnline(ctx, name);
-    if (conn.newAccount && !state.accounts.has(name)) {
+    if (loggingIn.newAccount && !state.accounts.has(name)) {
       if ([...(secret as string)].length < MIN_PASSWORD_CHARS) {
         throw new ChatError(ErrorCode.PasswordTooShort, `A new account's password needs at least ${MIN_PASSWORD_CHARS} characters; send a longer one`);
       }
@@ -114,7 +119,7 @@ export function makePasswordHandler(register: Registrar) {
     const claimed = await state.delivery.claim(name);
     if (claimed === 'busy') throw new ChatError(ErrorCode.Busy, 'The server is catching up with the cluster; try again in a moment');
     if (claimed === 'taken') {
-      conn.pendingUser = undefined;
+      loggingIn.user = undefined;
       throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
     }
     if (conn.closed || state.sessions.has(name)) {
@@ -227,7 +232,7 @@ function refuseIfTooManyRegistrations(ctx: Context): void {
 
 function refuseIfOnline(ctx: Context, name: string): void {
   if (ctx.state.delivery.isOnline(name)) {
-    ctx.conn.pendingUser = undefined;
+    if (ctx.conn.loggingIn) ctx.conn.loggingIn.user = undefined;
     throw new ChatError(ErrorCode.AlreadyOnline, `${name} is already logged in elsewhere`);
   }
 }

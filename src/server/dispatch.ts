@@ -10,7 +10,7 @@ import { withinBudget } from './admission.ts';
 import { errorLine } from '../protocol/server-lines.ts';
 import { login, makePasswordHandler, type Registrar } from './auth.ts';
 import { block, unblock } from './blocking.ts';
-import type { Conn } from './connection.ts';
+import { Waiting, type Conn } from './connection.ts';
 import { Context, type HandlerTable } from './context.ts';
 import { ack, broadcast, message } from './messaging.ts';
 import { whoelse, whoelsesince } from './presence.ts';
@@ -70,10 +70,11 @@ function help(ctx: Context): void {
 /** Handles one line from `conn`. Never throws: every failure becomes an error reply. */
 export function handleLine(state: ServerState, handlers: HandlerTable, conn: Conn, line: Line): void {
   if (conn.closed) return;
-  if (conn.busy) {
-    conn.waiting.push(line);
-    conn.waitingBytes += line === INVALID_UTF8 ? 1 : line.length;
-    const over = conn.session ? conn.waitingBytes > MAX_WAITING_BYTES : conn.waiting.length > MAX_WAITING_LINES;
+  const waiting = conn.waiting;
+  if (waiting) {
+    waiting.lines.push(line);
+    waiting.bytes += line === INVALID_UTF8 ? 1 : line.length;
+    const over = conn.session ? waiting.bytes > MAX_WAITING_BYTES : waiting.lines.length > MAX_WAITING_LINES;
     if (over) conn.close('flood', errorLine(undefined, ErrorCode.Busy, 'Too many lines before the last one was answered'));
     return;
   }
@@ -118,14 +119,14 @@ function run(state: ServerState, handlers: HandlerTable, conn: Conn, { tag, verb
  * so that run() makes no closures (and no scope for them) for the lines that finish at once.
  */
 function finish(state: ServerState, handlers: HandlerTable, conn: Conn, tag: string | undefined, result: Promise<void>): void {
-  conn.busy = true;
+  const waiting = new Waiting();
+  conn.waiting = waiting;
   result
     .catch((err: unknown) => fail(state, conn, tag, err))
     .finally(() => {
-      conn.busy = false;
-      conn.waitingBytes = 0;
+      conn.waiting = undefined;
       // Handled in order; if one of them makes the connection busy again, the rest wait again.
-      for (const line of conn.waiting.splice(0)) handleLine(state, handlers, conn, line);
+      for (const line of waiting.lines) handleLine(state, handlers, conn, line);
     });
 }
 

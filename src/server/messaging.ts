@@ -6,7 +6,7 @@ import type { StoredMessage } from '../store/store.ts';
 import type { Conn } from './connection.ts';
 import { requireAccount, requireOther, sessionOf, type Context } from './context.ts';
 import type { BroadcastResult } from './delivery.ts';
-import type { Held, Outcome, Session, Unacked } from './session.ts';
+import type { Backlog, Held, Outcome, Session, Unacked } from './session.ts';
 import type { ServerState } from './state.ts';
 
 /**
@@ -128,7 +128,7 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
     // The sender hears of the message by its key, the id it was told when it was accepted (CLU-3).
     unacked.outcome?.('delivered', unacked.msg.id, undefined, unacked.msg);
   }
-  if (session.stored.size > 0) {
+  if (session.hasStored) {
     // Each stored message by its key: a message stored meanwhile with a lower key was not acked.
     const keys: number[] = [];
     for (const [id, key] of session.stored) {
@@ -142,7 +142,8 @@ export function acknowledge(state: ServerState, session: Session, upTo: number):
     }
   }
   // The page of stored messages is through: the next one (SEC-6).
-  if (session.backlogTo !== undefined && session.ackedUpTo >= session.backlogTo) return sendBacklog(state, session);
+  const to = session.backlog?.to;
+  if (to !== undefined && session.ackedUpTo >= to) return sendBacklog(state, session);
 }
 
 /** BCAST-1 on this node: every session here but the sender and those who block the sender, now, in the turn the broadcast was accepted. */
@@ -170,22 +171,22 @@ export function broadcastHere(state: ServerState, from: string, id: number, at: 
  * waits behind the stored backlog and is stamped when written.
  */
 export function holdOrSend(session: Session, line: string, msg: StoredMessage): void {
-  if (session.held) hold(session, { msg, broadcast: true });
+  if (session.backlog) hold(session, session.backlog, { msg, broadcast: true });
   else session.conn.send(line);
 }
 
 /** Kept until the stored backlog is through, so that ids reach the client in order (SEC-6). */
-function hold(session: Session, item: Held): void {
-  (session.held as Held[]).push(item);
+function hold(session: Session, backlog: Backlog, item: Held): void {
+  backlog.held.push(item);
   // About the line's length; what counts is that a reader who never acks cannot pile up memory.
-  session.heldBytes += item.msg.body.length + item.msg.from.length + 80;
+  backlog.heldBytes += item.msg.body.length + item.msg.from.length + 80;
   // A client that never acknowledges its pages is a reader that fell behind.
-  if (session.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
+  if (backlog.heldBytes > session.conn.outbox.limit) session.conn.abort('overflow');
 }
 
 /** Writes `msg` to its recipient's connection here, keeping it until acknowledged (or stored). */
 export function sendOnline(state: ServerState, target: Session, msg: StoredMessage, outcome?: Outcome, sentAt = msg.at, handBack?: () => void): void {
-  if (target.held) return hold(target, handBack ? { msg, outcome, handBack } : { msg, outcome });
+  if (target.backlog) return hold(target, target.backlog, handBack ? { msg, outcome, handBack } : { msg, outcome });
   // CLU-3: the id is stamped here, at write time (the key itself for a message accepted this turn).
   const id = state.ids.stamp(msg.id);
   // A message accepted here is its own record; one handed here by another node gets one.
@@ -261,14 +262,14 @@ function armAckTimer(state: ServerState, session: Session, delayMs: number): voi
  * above those of earlier connections, so even a client that keeps the highest id drops nothing.
  */
 export async function sendBacklog(state: ServerState, session: Session): Promise<void> {
-  // What arrives while the store is read waits behind the page.
-  session.held ??= [];
+  // What arrives while the store is read waits behind the page, in the session's backlog.
+  const after = backlogOf(session).after ?? 0;
   // Messages queued before now must be in the store before it is read.
   await state.offline.flush();
   const page = state.config.backlogPage > 0 ? state.config.backlogPage : Infinity;
   let stored: StoredMessage[];
   try {
-    stored = await state.store.messagesFor(session.name, session.backlogAfter ?? 0, page);
+    stored = await state.store.messagesFor(session.name, after, page);
   } catch (err) {
     // Nothing is lost: the stored messages stay, and what was held is stored when the session ends.
     state.log(`cannot read the stored messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
@@ -297,16 +298,13 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   for (const line of lines) session.conn.send(line);
   const last = stored.at(-1);
   if (last && stored.length === page) {
-    session.backlogTo = session.maxSentId;
-    session.backlogAfter = last.id;
-    session.held ??= [];
+    const backlog = backlogOf(session);
+    backlog.to = session.maxSentId;
+    backlog.after = last.id;
     return;
   }
-  session.backlogTo = undefined;
-  session.backlogAfter = undefined;
-  const held = session.held ?? [];
-  session.held = undefined;
-  session.heldBytes = 0;
+  const held = session.backlog?.held ?? [];
+  session.backlog = undefined;
   for (let i = 0; i < held.length; i++) {
     const { msg, broadcast, outcome, handBack } = held[i] as Held;
     try {
@@ -314,7 +312,7 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
       else sendOnline(state, session, msg, outcome, state.now(), handBack);
     } catch (err) {
       // No ids left to stamp them with (the store is unreachable): the rest is stored when the session ends.
-      session.held = held.slice(i);
+      session.backlog = { to: undefined, after: undefined, held: held.slice(i), heldBytes: 0 };
       state.log(`cannot send the held messages of ${session.name}: ${err instanceof Error ? err.message : String(err)}`);
       session.conn.bye('store-unavailable', 'Your messages cannot be sent right now; log in again in a moment');
       return;
@@ -322,12 +320,16 @@ export async function sendBacklog(state: ServerState, session: Session): Promise
   }
 }
 
+function backlogOf(session: Session): Backlog {
+  return (session.backlog ??= { to: undefined, after: undefined, held: [], heldBytes: 0 });
+}
+
 /** The connection ended: what it had not acknowledged is stored for the next login. */
 export function requeueUnacked(state: ServerState, session: Session): void {
   let unacked = session.firstUnacked;
-  const held = session.held ?? [];
+  const held = session.backlog?.held ?? [];
   session.firstUnacked = session.lastUnacked = undefined;
-  session.held = undefined;
+  session.backlog = undefined;
   const text = `${session.name} went offline; they will get it at their next login`;
   while (unacked !== undefined) {
     const next = unacked.next;

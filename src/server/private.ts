@@ -175,6 +175,7 @@ export function receivePrivate(state: ServerState, notice: PrivateNotice): void 
 
 /** P2P-5: the session is ending; every peer is told, every pending request is withdrawn. */
 export function closePrivateChats(state: ServerState, session: Session, reason: CloseReason): void {
+  if (!session.hasPrivateChats) return;
   const me = session.name;
   for (const peer of session.privatePeers) state.delivery.privateNotice({ kind: 'closed', from: me, to: peer, reason });
   session.privatePeers.clear();
@@ -193,7 +194,7 @@ export function closePrivateChats(state: ServerState, session: Session, reason: 
  */
 export function privatePeerGone(state: ServerState, user: string): void {
   for (const session of state.sessions.values()) {
-    if (session.privatePeers.size === 0 && session.privateRequests.size === 0) continue;
+    if (!session.hasPrivateChats) continue;
     receivePrivate(state, { kind: 'closed', from: user, to: session.name, reason: 'disconnected' });
     receivePrivate(state, { kind: 'lapsed', from: user, to: session.name, reason: 'disconnected' });
   }

@@ -41,53 +41,87 @@ export interface Held {
   readonly handBack?: () => void;
 }
 
+/** While the stored backlog goes out in pages (SEC-6): Session.backlog. */
+export interface Backlog {
+  /** The id of the last page's last line, once a page short of the whole backlog is out… */
+  to: number | undefined;
+  /** …and the key of its last message, where the next page starts. */
+  after: number | undefined;
+  /** Meanwhile, new messages and broadcasts for this user, in id order, and their size. */
+  held: Held[];
+  heldBytes: number;
+}
+
+/** A session's private chats (P2P-*): Session.p2pPort, privatePeers, privateRequests. */
+interface PrivateChats {
+  port: number | undefined;
+  peers: Set<string> | undefined;
+  requests: Set<string> | undefined;
+}
+
+/**
+ * 19,000 idle users each hold one (B3), so what only some sessions need for a while (the backlog
+ * being paged, private chats, stored messages awaiting an ack) is in objects made at first use:
+ * an idle session keeps 12 fields, JSC's 112-byte size class (13 to 18 fields take 160).
+ */
 export class Session {
   lastActive: number;
   inactivityTimer: TimerId;
   ackTimer: TimerId | undefined;
-  // The maps and sets below are made at first use: most sessions sit idle, and 19,000 idle users
-  // each holding empty collections showed in the RSS per user (B3).
   // Ids here are the ids written to this connection (acks name them); a message's key is msg.id (CLU-3).
   #stored: Map<number, number> | undefined;
-  #privatePeers: Set<string> | undefined;
-  #privateRequests: Set<string> | undefined;
+  #private: PrivateChats | undefined;
   /** The messages written here and not acknowledged (nor stored) yet, oldest first (Unacked.next). */
   firstUnacked: Unacked | undefined;
   lastUnacked: Unacked | undefined;
   /** Highest message id written to this connection. */
   maxSentId = 0;
-  /** This user's messages that sit in the store and were written here unacknowledged: id -> key. */
-  get stored(): Map<number, number> {
-    return (this.#stored ??= new Map());
-  }
   /** Highest id acknowledged. */
   ackedUpTo = 0;
-  /** While the stored backlog goes out in pages: the id of the page's last line (SEC-6)… */
-  backlogTo: number | undefined;
-  /** …and the key of its last message, where the next page starts. */
-  backlogAfter: number | undefined;
-  /** Meanwhile, new messages and broadcasts for this user, in id order, and their size. */
-  held: Held[] | undefined;
-  heldBytes = 0;
-  /** Port of the user's private-chat listener (P2P-1), once the client has said. */
-  p2pPort: number | undefined;
-  /** Users this one has an open private chat with. */
-  get privatePeers(): Set<string> {
-    return (this.#privatePeers ??= new Set());
-  }
-  /** Keys of pending private-chat requests this user made or received. */
-  get privateRequests(): Set<string> {
-    return (this.#privateRequests ??= new Set());
-  }
+  /** Defined while the stored backlog goes out in pages: new messages wait in it (SEC-6). */
+  backlog: Backlog | undefined;
 
   constructor(
     readonly name: string,
     readonly conn: Conn,
-    readonly loginAt: number,
+    loginAt: number,
     inactivityTimer: TimerId,
   ) {
     this.lastActive = loginAt;
     this.inactivityTimer = inactivityTimer;
+  }
+
+  /** This user's messages that sit in the store and were written here unacknowledged: id -> key. */
+  get stored(): Map<number, number> {
+    return (this.#stored ??= new Map());
+  }
+  /** True when `stored` has any (without making it). */
+  get hasStored(): boolean {
+    return this.#stored !== undefined && this.#stored.size > 0;
+  }
+  /** Port of the user's private-chat listener (P2P-1), once the client has said. */
+  get p2pPort(): number | undefined {
+    return this.#private?.port;
+  }
+  set p2pPort(port: number | undefined) {
+    this.#privateChats().port = port;
+  }
+  /** Users this one has an open private chat with. */
+  get privatePeers(): Set<string> {
+    return (this.#privateChats().peers ??= new Set());
+  }
+  /** Keys of pending private-chat requests this user made or received. */
+  get privateRequests(): Set<string> {
+    return (this.#privateChats().requests ??= new Set());
+  }
+  /** True when the user has a private chat or a pending request (without making the sets). */
+  get hasPrivateChats(): boolean {
+    const chats = this.#private;
+    return chats !== undefined && ((chats.peers?.size ?? 0) > 0 || (chats.requests?.size ?? 0) > 0);
+  }
+
+  #privateChats(): PrivateChats {
+    return (this.#private ??= { port: undefined, peers: undefined, requests: undefined });
   }
 }
 
@@ -102,7 +136,6 @@ export function startSession(state: ServerState, conn: Conn, user: string, welco
   state.lastSeen.delete(user);
   state.failures.delete(user);
   conn.session = session;
-  conn.pendingUser = undefined;
   loggedIn(state, conn);
   welcome();
   const backlog = sendBacklog(state, session);

@@ -1,20 +1,31 @@
 // A hashed timer wheel: every server timer (inactivity, lockout expiry, private-chat requests)
 // in one structure driven by one OS timer (SESS-2). Pure: the caller passes the time in.
 
-export type TimerId = number;
+/** A scheduled timer, as schedule() returns it: the handle to cancel it with. */
+export type TimerId = Timer;
 
-interface Entry {
-  readonly id: TimerId;
-  readonly due: number;
-  readonly tick: number;
-  readonly fn: (arg: never) => void;
-  readonly arg: unknown;
+/**
+ * A timer is its own handle and its own link in its slot's list (first to last in scheduling
+ * order), so a timer costs this one object: no id -> entry map, no set per slot. With a timer per
+ * idle user, those two hash-table entries were ~190 bytes of heap a user (B3, bench/idle-heap.ts).
+ */
+class Timer {
+  prev: Timer | undefined = undefined;
+  next: Timer | undefined = undefined;
+  constructor(
+    readonly due: number,
+    /** The tick it fires at; -1 once it has fired or been cancelled. */
+    public tick: number,
+    readonly fn: (arg: never) => void,
+    readonly arg: unknown,
+  ) {}
 }
 
 export class TimerWheel {
-  private readonly slots: Set<Entry>[];
-  private readonly entries = new Map<TimerId, Entry>();
-  private nextId = 1;
+  /** Each slot's timers, first and last of a doubly linked list (Timer.prev/next). */
+  private readonly firsts: (Timer | undefined)[];
+  private readonly lasts: (Timer | undefined)[];
+  private count = 0;
   /** The last tick advanced to; entries for it or earlier have fired. */
   private tick: number;
   private nowMs: number;
@@ -29,7 +40,8 @@ export class TimerWheel {
     readonly tickMs = 100,
     slotCount = 1024,
   ) {
-    this.slots = Array.from({ length: slotCount }, () => new Set<Entry>());
+    this.firsts = new Array<Timer | undefined>(slotCount).fill(undefined);
+    this.lasts = new Array<Timer | undefined>(slotCount).fill(undefined);
     this.nowMs = startMs;
     this.tick = Math.floor(startMs / tickMs);
   }
@@ -40,7 +52,7 @@ export class TimerWheel {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /**
@@ -53,18 +65,21 @@ export class TimerWheel {
   schedule(delayMs: number, fn: (arg: never) => void, arg?: unknown): TimerId {
     const due = this.nowMs + Math.max(0, delayMs);
     const tick = Math.max(Math.ceil(due / this.tickMs), this.tick + 1);
-    const entry: Entry = { id: this.nextId++, due, tick, fn, arg };
-    this.entries.set(entry.id, entry);
-    this.slotOf(tick).add(entry);
-    return entry.id;
+    const timer = new Timer(due, tick, fn, arg);
+    const slot = tick % this.firsts.length;
+    const last = this.lasts[slot];
+    timer.prev = last;
+    if (last) last.next = timer;
+    else this.firsts[slot] = timer;
+    this.lasts[slot] = timer;
+    this.count++;
+    return timer;
   }
 
   /** Returns false when the timer had already fired or been cancelled. */
-  cancel(id: TimerId): boolean {
-    const entry = this.entries.get(id);
-    if (!entry) return false;
-    this.entries.delete(id);
-    this.slotOf(entry.tick).delete(entry);
+  cancel(timer: TimerId): boolean {
+    if (timer.tick < 0) return false;
+    this.remove(timer);
     return true;
   }
 
@@ -75,25 +90,26 @@ export class TimerWheel {
   advance(nowMs: number): number {
     if (nowMs < this.nowMs) return 0;
     const target = Math.floor(nowMs / this.tickMs);
-    const steps = Math.min(target - this.tick, this.slots.length);
-    const due: Entry[] = [];
+    const steps = Math.min(target - this.tick, this.firsts.length);
+    const due: Timer[] = [];
     for (let i = 1; i <= steps; i++) {
-      for (const entry of this.slotOf(this.tick + i)) {
-        if (entry.tick <= target) due.push(entry);
+      for (let timer = this.firsts[(this.tick + i) % this.firsts.length]; timer; timer = timer.next) {
+        if (timer.tick <= target) due.push(timer);
       }
     }
     this.tick = target;
     this.nowMs = nowMs;
-    due.sort((a, b) => a.due - b.due || a.id - b.id);
+    // Stable: timers due at the same time run in the order they were scheduled (a slot's order).
+    due.sort((a, b) => a.due - b.due);
     let ran = 0;
     let failure: { error: unknown } | undefined;
-    for (const entry of due) {
+    for (const timer of due) {
       // An earlier callback in this batch may have cancelled it.
-      if (!this.entries.delete(entry.id)) continue;
-      this.slotOf(entry.tick).delete(entry);
+      if (timer.tick < 0) continue;
+      this.remove(timer);
       ran++;
       try {
-        (entry.fn as (arg: unknown) => void)(entry.arg);
+        (timer.fn as (arg: unknown) => void)(timer.arg);
       } catch (error) {
         failure ??= { error };
       }
@@ -102,7 +118,14 @@ export class TimerWheel {
     return ran;
   }
 
-  private slotOf(tick: number): Set<Entry> {
-    return this.slots[tick % this.slots.length] as Set<Entry>;
+  private remove(timer: Timer): void {
+    const slot = timer.tick % this.firsts.length;
+    if (timer.prev) timer.prev.next = timer.next;
+    else this.firsts[slot] = timer.next;
+    if (timer.next) timer.next.prev = timer.prev;
+    else this.lasts[slot] = timer.prev;
+    timer.prev = timer.next = undefined;
+    timer.tick = -1;
+    this.count--;
   }
 }

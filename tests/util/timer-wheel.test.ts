@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { TimerWheel } from '../../src/util/timer-wheel.ts';
+import { TimerWheel, type TimerId } from '../../src/util/timer-wheel.ts';
 
 describe('TimerWheel (SESS-2), driven by a fake clock', () => {
   test('a timer fires at the first advance at or after its due time, not before', () => {
@@ -57,10 +57,10 @@ describe('TimerWheel (SESS-2), driven by a fake clock', () => {
   test('a callback can cancel a later timer in the same batch', () => {
     const wheel = new TimerWheel(0, 100);
     const fired: string[] = [];
-    let second = 0;
+    let second: TimerId | undefined;
     wheel.schedule(100, () => {
       fired.push('first');
-      wheel.cancel(second);
+      if (second) wheel.cancel(second);
     });
     second = wheel.schedule(200, () => fired.push('second'));
     wheel.advance(1000);

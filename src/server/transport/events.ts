@@ -2,7 +2,7 @@
 // bytes into lines, dispatch, flushing, and ending the session when the wire closes.
 
 import { ErrorCode } from '../../protocol/errors.ts';
-import { LineTooLongError } from '../../protocol/line-splitter.ts';
+import { LineTooLongError, splitLines } from '../../protocol/line-splitter.ts';
 import { MAX_LINE_BYTES } from '../../protocol/limits.ts';
 import { errorLine } from '../../protocol/server-lines.ts';
 import type { TurnFlusher } from '../../util/outbox.ts';
@@ -28,8 +28,7 @@ export interface ConnEvents {
 export function makeConnEvents(state: ServerState, handlers: HandlerTable, flusher: TurnFlusher): ConnEvents {
   return {
     open(transport, handshaking = false) {
-      const conn = new Conn(transport, normaliseAddress(transport.remoteAddress), flusher, state.config.outboxLimit);
-      conn.handshaking = handshaking;
+      const conn = new Conn(transport, normaliseAddress(transport.remoteAddress), flusher, state.config.outboxLimit, handshaking);
       admit(state, conn);
       return conn;
     },
@@ -40,7 +39,7 @@ export function makeConnEvents(state: ServerState, handlers: HandlerTable, flush
       if (conn.closed) return;
       let lines;
       try {
-        lines = conn.splitter.push(chunk);
+        lines = splitLines(conn, chunk);
       } catch (err) {
         if (!(err instanceof LineTooLongError)) throw err;
         conn.close('line-too-long', errorLine(undefined, ErrorCode.LineTooLong, `Line longer than ${MAX_LINE_BYTES} bytes; closing the connection`));

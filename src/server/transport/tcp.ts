@@ -1,31 +1,10 @@
-// The TCP adapter: Bun.listen's socket callbacks passed on to the connection events, and a Bun
-// socket seen through the Transport interface.
+// The TCP adapter: Bun.listen's socket callbacks passed on to the connection events. A Bun socket
+// is a Transport as it is (write, end, terminate, remoteAddress; its write() does not buffer), so
+// the connection holds the socket itself: no wrapper object per connection (memory per idle user, B3).
 
 import type { Socket, TCPSocketListener } from 'bun';
 import type { Conn } from '../connection.ts';
 import type { ConnEvents } from './events.ts';
-import type { Transport } from './transport.ts';
-
-/** A Bun TCP (or TLS) socket as a Transport. Bun's write() does not buffer: nothing is held. */
-class TcpTransport implements Transport {
-  readonly kind = 'tcp';
-  constructor(private readonly socket: Socket<Conn>) {}
-  write(data: string | Uint8Array): number {
-    return this.socket.write(data);
-  }
-  end(): void {
-    this.socket.end();
-  }
-  terminate(): void {
-    this.socket.terminate();
-  }
-  get remoteAddress(): string {
-    return this.socket.remoteAddress;
-  }
-  bufferedAmount(): number {
-    return 0;
-  }
-}
 
 export interface TcpOptions {
   host: string;
@@ -46,7 +25,7 @@ export function listenTcp(options: TcpOptions, events: ConnEvents): TCPSocketLis
     socket: {
       open(socket) {
         // With TLS, `open` runs at the TCP accept (there is a handshake handler): caps and deadlines start there.
-        socket.data = events.open(new TcpTransport(socket as Socket<Conn>), options.tls !== undefined);
+        socket.data = events.open(socket, options.tls !== undefined);
       },
       ...(options.tls && {
         handshake(socket: Socket<Conn>, success: boolean, error: Error | null) {

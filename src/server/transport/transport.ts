@@ -11,8 +11,11 @@ export interface Transport {
   terminate(): void;
   /** The peer's IP address as the runtime reports it. */
   readonly remoteAddress: string;
-  /** Bytes the runtime holds, sent or not, beyond what write() reported taken (0 for TCP). */
-  bufferedAmount(): number;
-  /** `web` connections come from a browser, which cannot take peer-to-peer private chats. */
-  readonly kind: 'tcp' | 'web';
+  /** Bytes the runtime holds, sent or not, beyond what write() reported taken (absent: none, as for TCP). */
+  bufferedAmount?(): number;
+  /**
+   * `web` connections come from a browser, which cannot take peer-to-peer private chats. Absent
+   * means TCP: Bun's TCP socket has no `kind`, being itself the transport (tcp.ts).
+   */
+  readonly kind?: 'tcp' | 'web';
 }
