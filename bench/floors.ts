@@ -17,7 +17,8 @@
 //   nothing else, under the direct rows of `bun run bench compare` (the same harness, bench/compare.ts,
 //   fresh server per group), beside the bare relay and chat in the same run. With --batched, also
 //   min-server's `batched` variant (one `delivered` line for what one ack covers from one sender, a
-//   protocol change tried on the floor), right after min in each run: the two alternate.
+//   protocol change tried on the floor), beside min in each run, in turn after it and before it
+//   (odd runs min first, even runs min-batched first): the two alternate in the same minutes.
 //
 // Each measurement runs --runs times (default 2); the table shows the median and the range.
 // Writes bench/results/<date>-floors-<commit>.json.
@@ -254,10 +255,11 @@ async function chatBroadcast(): Promise<{ serverCpuMs: number; lastCopyP50Ms: nu
 /** One kit for every run: it numbers the servers' directories. */
 const kit = makeKit({ workDir, warmupMs: P.direct.warmupMs, seconds: P.direct.seconds, bodyChars: P.bodyChars, loginConcurrency: 100, serverTimeoutSeconds: 600, profileDir: undefined, log });
 
-async function directFloor(): Promise<{ results: Partial<Record<System, SystemResult>>; loadAverage: string }> {
+async function directFloor(run: number): Promise<{ results: Partial<Record<System, SystemResult>>; loadAverage: string }> {
   // Only the direct rows: latency and broadcast for no group (users 0).
   const p: CompareParams = { cases: P.direct.cases, latency: { users: 0, rate: 0, seconds: 0 }, broadcast: { users: 0, count: 0, intervalMs: 0 }, bodyChars: P.bodyChars };
-  const systems: System[] = ['relay', 'min', ...(withBatched ? (['min-batched'] as const) : []), ...(withChat ? (['chat'] as const) : [])];
+  const mins: System[] = !withBatched ? ['min'] : run % 2 === 1 ? ['min', 'min-batched'] : ['min-batched', 'min'];
+  const systems: System[] = ['relay', ...mins, ...(withChat ? (['chat'] as const) : [])];
   const results = await runSystems(kit, p, log, systems);
   return { results, loadAverage: loadAverage() };
 }
@@ -329,7 +331,7 @@ try {
       }
     }
     if (only !== 'broadcast') {
-      const d = await directFloor();
+      const d = await directFloor(run);
       directs.push(d);
       for (const [system, r] of Object.entries(d.results)) {
         for (const x of r.direct) log(`direct floor ${system}, ${x.users} users, ${x.window} in flight: ${fmt(x.perSecond)} msg/s, ${fmt(x.perServerCpuSecond)} per server CPU-second (server ${(x.serverCpu * 100).toFixed(0)} %, kernel ${(x.serverKernel * 100).toFixed(0)} %; generator ${(x.generatorCpu * 100).toFixed(0)} %)${x.drained ? '' : '; NOT drained'}`);
