@@ -20,8 +20,8 @@
 // were sent, and the ack is cumulative, so the messages one ack covers from one sender are always
 // the OLDEST n of that sender's pending sends to that recipient, in sending order. A client keeps
 // its pending sends to each recipient in a queue and drops the first n: it knows exactly which
-// were delivered. `re` (the last one's tag) lets it check that it agrees, and covers untagged
-// sends in between; `id` is the last one's id as today. An id range [first,last] would not do:
+// were delivered (untagged sends included: n counts them). `re` (the last one's tag, absent when
+// it had none, as today) lets it check that it agrees; `id` is the last one's id as today. An id range [first,last] would not do:
 // ids are global, so the ids between belong to other conversations, and the range says nothing
 // of how many sends it covers. Lines are grouped by runs of one sender in the acked queue: senders
 // interleaved to one recipient get more lines, never a wrong one (in pairs a run is all of them).
