@@ -15,8 +15,11 @@ import { ngircdPath, startNgircd } from './lib/ngircd.ts';
 import { CpuMeter } from './lib/proc.ts';
 import { startTarget, type Target, type Worker } from './lib/procs.ts';
 
-/** min: bench/floors/min-server.ts, chat's protocol and nothing else (bench/floors.ts runs it; `compare` does not). */
-export type System = 'relay' | 'ngircd' | 'min' | 'chat';
+/**
+ * min: bench/floors/min-server.ts, chat's protocol and nothing else; min-batched: the same with one
+ * `delivered` line for what one ack covers from one sender (bench/floors.ts runs them; `compare` does not).
+ */
+export type System = 'relay' | 'ngircd' | 'min' | 'min-batched' | 'chat';
 
 export interface CompareParams {
   /** Direct-message runs: users online (all in pairs, all sending), messages in flight per user. */
@@ -85,7 +88,7 @@ export async function runSystems(kit: Kit, p: CompareParams, log: (line: string)
 
 async function start(kit: Kit, system: System, users: number, ngircd: string | undefined): Promise<Target> {
   const { dir, credentials } = kit.freshDir(system === 'chat' ? users : 0);
-  if (system === 'relay' || system === 'min') return startTarget(system, { dir });
+  if (system === 'relay' || system === 'min' || system === 'min-batched') return startTarget(system, { dir });
   if (system === 'ngircd') return startNgircd(ngircd as string, dir);
   return startTarget('server', { dir, credentials, timeoutSeconds: 600 });
 }
@@ -162,7 +165,7 @@ async function broadcast(kit: Kit, p: CompareParams, log: (line: string) => void
 }
 
 function summarise(p: CompareParams, systems: System[], skipped: Record<string, string>, results: Partial<Record<System, SystemResult>>): Comparison {
-  const label: Record<System, string> = { relay: 'bare relay (ceiling)', ngircd: 'ngIRCd (C)', min: 'minimal chat', chat: 'chat' };
+  const label: Record<System, string> = { relay: 'bare relay (ceiling)', ngircd: 'ngIRCd (C)', min: 'minimal chat', 'min-batched': 'minimal chat, batched delivered', chat: 'chat' };
   const all: System[] = ['relay', 'ngircd', 'chat'];
   const table: string[][] = [['measure', ...all.map((s) => label[s]), 'chat / ngIRCd']];
   const ratios: Record<string, number | null> = {};

@@ -1,4 +1,4 @@
-// `bun bench/floors.ts [--runs N] [--quick] [--seconds S] [--users N] [--only broadcast|direct] [--no-chat]`
+// `bun bench/floors.ts [--runs N] [--quick] [--seconds S] [--users N] [--only broadcast|direct] [--no-chat] [--batched]`
 //
 // Floors: what the cheapest possible program costs on this machine for the work of issue 14's
 // targets, beside chat, so that a target below the floor is seen to be out of reach for any server
@@ -15,7 +15,10 @@
 //   encoded once). chat's own B4 runs beside them (`bun bench/run.ts broadcast`, a subprocess).
 // - Direct messages (C1): bench/floors/min-server.ts, chat's protocol for the direct scenario and
 //   nothing else, under the direct rows of `bun run bench compare` (the same harness, bench/compare.ts,
-//   fresh server per group), beside the bare relay and chat in the same run.
+//   fresh server per group), beside the bare relay and chat in the same run. With --batched, also
+//   min-server's `batched` variant (one `delivered` line for what one ack covers from one sender, a
+//   protocol change tried on the floor), beside min in each run, in turn after it and before it
+//   (odd runs min first, even runs min-batched first): the two alternate in the same minutes.
 //
 // Each measurement runs --runs times (default 2); the table shows the median and the range.
 // Writes bench/results/<date>-floors-<commit>.json.
@@ -40,19 +43,21 @@ const { values: flags } = parseArgs({
     users: { type: 'string' },
     only: { type: 'string' },
     'no-chat': { type: 'boolean', default: false },
+    batched: { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (flags.help) {
-  console.log(`bun bench/floors.ts [--runs N] [--quick] [--seconds S] [--users N] [--only broadcast|direct] [--no-chat] [--out FILE]
+  console.log(`bun bench/floors.ts [--runs N] [--quick] [--seconds S] [--users N] [--only broadcast|direct] [--no-chat] [--batched] [--out FILE]
   --runs      times each measurement runs (default 2): the table gives the median and the range
   --quick     1,000 broadcast readers, the 100-user direct row only, 2 s runs
   --seconds   measured seconds per direct-message run (default 5)
   --users     broadcast recipients (default 10,000)
   --only      one of the two floors
-  --no-chat   leave chat out (its B4 takes a minute: 10,000 logins and their presence)`);
+  --no-chat   leave chat out (its B4 takes a minute: 10,000 logins and their presence)
+  --batched   direct floor: also min-server with one \`delivered\` line a sender an ack (system min-batched)`);
   process.exit(0);
 }
 
@@ -69,6 +74,7 @@ const P = {
   bodyChars: 40,
 };
 const withChat = !flags['no-chat'];
+const withBatched = flags.batched;
 const startedAt = new Date();
 const workDir = mkdtempSync(join(os.tmpdir(), 'chat-floors-'));
 
@@ -249,10 +255,11 @@ async function chatBroadcast(): Promise<{ serverCpuMs: number; lastCopyP50Ms: nu
 /** One kit for every run: it numbers the servers' directories. */
 const kit = makeKit({ workDir, warmupMs: P.direct.warmupMs, seconds: P.direct.seconds, bodyChars: P.bodyChars, loginConcurrency: 100, serverTimeoutSeconds: 600, profileDir: undefined, log });
 
-async function directFloor(): Promise<{ results: Partial<Record<System, SystemResult>>; loadAverage: string }> {
+async function directFloor(run: number): Promise<{ results: Partial<Record<System, SystemResult>>; loadAverage: string }> {
   // Only the direct rows: latency and broadcast for no group (users 0).
   const p: CompareParams = { cases: P.direct.cases, latency: { users: 0, rate: 0, seconds: 0 }, broadcast: { users: 0, count: 0, intervalMs: 0 }, bodyChars: P.bodyChars };
-  const systems: System[] = withChat ? ['relay', 'min', 'chat'] : ['relay', 'min'];
+  const mins: System[] = !withBatched ? ['min'] : run % 2 === 1 ? ['min', 'min-batched'] : ['min-batched', 'min'];
+  const systems: System[] = ['relay', ...mins, ...(withChat ? (['chat'] as const) : [])];
   const results = await runSystems(kit, p, log, systems);
   return { results, loadAverage: loadAverage() };
 }
@@ -324,7 +331,7 @@ try {
       }
     }
     if (only !== 'broadcast') {
-      const d = await directFloor();
+      const d = await directFloor(run);
       directs.push(d);
       for (const [system, r] of Object.entries(d.results)) {
         for (const x of r.direct) log(`direct floor ${system}, ${x.users} users, ${x.window} in flight: ${fmt(x.perSecond)} msg/s, ${fmt(x.perServerCpuSecond)} per server CPU-second (server ${(x.serverCpu * 100).toFixed(0)} %, kernel ${(x.serverKernel * 100).toFixed(0)} %; generator ${(x.generatorCpu * 100).toFixed(0)} %)${x.drained ? '' : '; NOT drained'}`);
@@ -338,32 +345,34 @@ try {
 }
 
 // The table: floor measured vs the target vs chat.
-const table: string[][] = [['what', 'target', 'C floor', 'Bun floor', 'bare relay (Bun)', 'chat']];
+const table: string[][] = [['what', 'target', 'C floor', 'Bun floor', ...(withBatched ? ['Bun floor, batched delivered'] : []), 'bare relay (Bun)', 'chat']];
 const of = (kind: BroadcastKind) => broadcasts.filter((b) => b.kind === kind);
 const cCell = (f: (b: BroadcastResult) => number, digits: number) => (skipped.c ? 'skipped' : `${cell(of('c').map(f), digits)}; 2 threads: ${cell(of('c-2').map(f), digits)}`);
+/** The batched column has no broadcast figures. */
+const batchedGap = withBatched ? ['—'] : [];
 if (broadcasts.length > 0) {
   const n = fmt(P.broadcast.users);
   const bunCell = (f: (b: BroadcastResult) => number, digits: number) => `${cell(of('bun-string').map(f), digits)}; bytes: ${cell(of('bun-bytes').map(f), digits)}`;
   const chatCell = (f: (b: (typeof chatB4)[number]) => number, digits: number) => (withChat ? cell(chatB4.map(f), digits) : 'not run');
-  table.push([`B4 broadcast to ${n}: server CPU each, write loop (ms)`, '<= 20', cCell((b) => median(b.loopCpuMs), 2), bunCell((b) => median(b.loopCpuMs), 2), '—', '—']);
-  table.push([`  same, the least of the ${P.broadcast.count} broadcasts (ms)`, '<= 20', cCell((b) => Math.min(...b.loopCpuMs), 2), bunCell((b) => Math.min(...b.loopCpuMs), 2), '—', '—']);
-  table.push([`B4 broadcast to ${n}: server CPU each, whole window from /proc (ms)`, '<= 20', cCell((b) => b.windowCpuMs, 1), bunCell((b) => b.windowCpuMs, 1), '—', chatCell((b) => b.serverCpuMs, 1)]);
-  table.push([`  same, per recipient (µs; floors: write loop, chat: window)`, '<= 2', cCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), bunCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), '—', chatCell((b) => (b.serverCpuMs * 1000) / P.broadcast.users, 2)]);
-  table.push([`  share of it in the kernel (%)`, '', cCell((b) => b.loopKernelShare * 100, 0), bunCell((b) => b.loopKernelShare * 100, 0), '—', chatCell((b) => b.kernelShare * 100, 0)]);
-  table.push([`B4 broadcast to ${n}: time to the last copy, p50 (ms)`, '<= 50', cCell((b) => median(b.lastCopyMs), 1), bunCell((b) => median(b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyP50Ms, 1)]);
-  table.push([`  same, the shortest of the ${P.broadcast.count} (ms)`, '<= 50', cCell((b) => Math.min(...b.lastCopyMs), 1), bunCell((b) => Math.min(...b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyBestMs, 1)]);
-  table.push([`B4 broadcast to ${n}: time to the last copy, worst (ms)`, '<= 50', cCell((b) => Math.max(...b.lastCopyMs), 1), bunCell((b) => Math.max(...b.lastCopyMs), 1), '—', chatCell((b) => b.lastCopyWorstMs, 1)]);
+  table.push([`B4 broadcast to ${n}: server CPU each, write loop (ms)`, '<= 20', cCell((b) => median(b.loopCpuMs), 2), bunCell((b) => median(b.loopCpuMs), 2), ...batchedGap, '—', '—']);
+  table.push([`  same, the least of the ${P.broadcast.count} broadcasts (ms)`, '<= 20', cCell((b) => Math.min(...b.loopCpuMs), 2), bunCell((b) => Math.min(...b.loopCpuMs), 2), ...batchedGap, '—', '—']);
+  table.push([`B4 broadcast to ${n}: server CPU each, whole window from /proc (ms)`, '<= 20', cCell((b) => b.windowCpuMs, 1), bunCell((b) => b.windowCpuMs, 1), ...batchedGap, '—', chatCell((b) => b.serverCpuMs, 1)]);
+  table.push([`  same, per recipient (µs; floors: write loop, chat: window)`, '<= 2', cCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), bunCell((b) => (median(b.loopCpuMs) * 1000) / b.users, 2), ...batchedGap, '—', chatCell((b) => (b.serverCpuMs * 1000) / P.broadcast.users, 2)]);
+  table.push([`  share of it in the kernel (%)`, '', cCell((b) => b.loopKernelShare * 100, 0), bunCell((b) => b.loopKernelShare * 100, 0), ...batchedGap, '—', chatCell((b) => b.kernelShare * 100, 0)]);
+  table.push([`B4 broadcast to ${n}: time to the last copy, p50 (ms)`, '<= 50', cCell((b) => median(b.lastCopyMs), 1), bunCell((b) => median(b.lastCopyMs), 1), ...batchedGap, '—', chatCell((b) => b.lastCopyP50Ms, 1)]);
+  table.push([`  same, the shortest of the ${P.broadcast.count} (ms)`, '<= 50', cCell((b) => Math.min(...b.lastCopyMs), 1), bunCell((b) => Math.min(...b.lastCopyMs), 1), ...batchedGap, '—', chatCell((b) => b.lastCopyBestMs, 1)]);
+  table.push([`B4 broadcast to ${n}: time to the last copy, worst (ms)`, '<= 50', cCell((b) => Math.max(...b.lastCopyMs), 1), bunCell((b) => Math.max(...b.lastCopyMs), 1), ...batchedGap, '—', chatCell((b) => b.lastCopyWorstMs, 1)]);
 }
 for (const c of P.direct.cases) {
   if (directs.length === 0) break;
   const pick = (s: System) => directs.map((d) => d.results[s]?.direct.find((x) => x.users === c.users && x.window === c.window));
   const col = (s: System, f: (x: SystemResult['direct'][number]) => number, digits = 0) => (s === 'chat' && !withChat ? 'not run' : cell(pick(s).map((x) => (x ? f(x) : undefined)), digits));
   const isC1 = c.users === 1000;
-  table.push([`${isC1 ? 'C1 ' : ''}${fmt(c.users)} users in pairs, ${c.window} in flight: msgs per server CPU-second`, isC1 ? '>= 500,000' : '', '—', col('min', (x) => x.perServerCpuSecond), col('relay', (x) => x.perServerCpuSecond), col('chat', (x) => x.perServerCpuSecond)]);
-  table.push([`  same: msgs/s`, '', '—', col('min', (x) => x.perSecond), col('relay', (x) => x.perSecond), col('chat', (x) => x.perSecond)]);
-  table.push([`  same: server CPU (% of a core)`, '', '—', col('min', (x) => x.serverCpu * 100), col('relay', (x) => x.serverCpu * 100), col('chat', (x) => x.serverCpu * 100)]);
-  table.push([`  same: of which in the kernel (% of a core)`, '', '—', col('min', (x) => x.serverKernel * 100), col('relay', (x) => x.serverKernel * 100), col('chat', (x) => x.serverKernel * 100)]);
-  table.push([`  same: server CPU per message (µs)`, '', '—', col('min', (x) => 1e6 / x.perServerCpuSecond, 2), col('relay', (x) => 1e6 / x.perServerCpuSecond, 2), col('chat', (x) => 1e6 / x.perServerCpuSecond, 2)]);
+  table.push([`${isC1 ? 'C1 ' : ''}${fmt(c.users)} users in pairs, ${c.window} in flight: msgs per server CPU-second`, isC1 ? '>= 500,000' : '', '—', col('min', (x) => x.perServerCpuSecond), ...(withBatched ? [col('min-batched', (x) => x.perServerCpuSecond)] : []), col('relay', (x) => x.perServerCpuSecond), col('chat', (x) => x.perServerCpuSecond)]);
+  table.push([`  same: msgs/s`, '', '—', col('min', (x) => x.perSecond), ...(withBatched ? [col('min-batched', (x) => x.perSecond)] : []), col('relay', (x) => x.perSecond), col('chat', (x) => x.perSecond)]);
+  table.push([`  same: server CPU (% of a core)`, '', '—', col('min', (x) => x.serverCpu * 100), ...(withBatched ? [col('min-batched', (x) => x.serverCpu * 100)] : []), col('relay', (x) => x.serverCpu * 100), col('chat', (x) => x.serverCpu * 100)]);
+  table.push([`  same: of which in the kernel (% of a core)`, '', '—', col('min', (x) => x.serverKernel * 100), ...(withBatched ? [col('min-batched', (x) => x.serverKernel * 100)] : []), col('relay', (x) => x.serverKernel * 100), col('chat', (x) => x.serverKernel * 100)]);
+  table.push([`  same: server CPU per message (µs)`, '', '—', col('min', (x) => 1e6 / x.perServerCpuSecond, 2), ...(withBatched ? [col('min-batched', (x) => 1e6 / x.perServerCpuSecond, 2)] : []), col('relay', (x) => 1e6 / x.perServerCpuSecond, 2), col('chat', (x) => 1e6 / x.perServerCpuSecond, 2)]);
 }
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 const line = (row: string[]) => `| ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;

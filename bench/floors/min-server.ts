@@ -10,7 +10,23 @@
 // an error, and unacked messages of a connection that ends are dropped), no ack timers, no limits,
 // no validation beyond what the parsing needs. Not a server: a measuring stick.
 //
-//   bun bench/floors/min-server.ts [port]      prints "min-server listening on 127.0.0.1:<port>"
+// `batched` (compare's `min-batched` system): a protocol change tried on the floor. When one `ack`
+// covers several messages from the same sender, that sender gets ONE `delivered` line for them all:
+//
+//   {"type":"ok","re":"<tag of the last>","code":"delivered","id":<id of the last>,"n":<count>,"to":"u7"}
+//
+// and for a single message exactly today's line (no "n": n is 1). Why this shape and not a list of
+// tags or an id range: one sender's messages to one recipient get increasing ids in the order they
+// were sent, and the ack is cumulative, so the messages one ack covers from one sender are always
+// the OLDEST n of that sender's pending sends to that recipient, in sending order. A client keeps
+// its pending sends to each recipient in a queue and drops the first n: it knows exactly which
+// were delivered (untagged sends included: n counts them). `re` (the last one's tag, absent when
+// it had none, as today) lets it check that it agrees; `id` is the last one's id as today. An id range [first,last] would not do:
+// ids are global, so the ids between belong to other conversations, and the range says nothing
+// of how many sends it covers. Lines are grouped by runs of one sender in the acked queue: senders
+// interleaved to one recipient get more lines, never a wrong one (in pairs a run is all of them).
+//
+//   bun bench/floors/min-server.ts [port] [batched]   prints "min-server listening on 127.0.0.1:<port>"
 
 import type { Socket } from 'bun';
 import { Outbox, TurnFlusher } from '../../src/util/outbox.ts';
@@ -37,6 +53,7 @@ interface Session {
   lastToName: string;
 }
 
+const batched = process.argv[3] === 'batched';
 const flusher = new TurnFlusher();
 const online = new Map<string, Session>();
 const decoder = new TextDecoder();
@@ -99,6 +116,17 @@ function line(s: Session, text: string, start: number, end: number): void {
 function ack(s: Session, id: number): void {
   const { ids, senders, tags } = s;
   let h = s.head;
+  if (batched) {
+    // One line per run of one sender: the last one's tag and id, and how many.
+    while (h < ids.length && (ids[h] as number) <= id) {
+      const sender = senders[h] as Session;
+      let last = h;
+      while (last + 1 < ids.length && (ids[last + 1] as number) <= id && senders[last + 1] === sender) last++;
+      const n = last - h + 1;
+      sender.outbox.push(n === 1 ? `${tags[last]}${ids[last]}${s.toTail}` : `${tags[last]}${ids[last]},"n":${n}${s.toTail}`);
+      h = last + 1;
+    }
+  }
   while (h < ids.length && (ids[h] as number) <= id) {
     (senders[h] as Session).outbox.push(`${tags[h]}${ids[h]}${s.toTail}`);
     h++;

@@ -79,13 +79,15 @@ export function makeKit(o: KitOptions) {
     const meters = workers.map((w) => new CpuMeter(w.pid));
     const serverMeter = new CpuMeter(target.pid);
     const t0 = performance.now();
-    const proto = target.kind === 'server' || target.kind === 'min' ? 'chat' : target.kind;
+    const proto = target.kind === 'server' || target.kind === 'min' || target.kind === 'min-batched' ? 'chat' : target.kind;
     const replies = await Promise.all(
       workers.map((w, i) =>
         w.call<{ ms: number; loginP50: number; loginMax: number }>('setup', {
           host: '127.0.0.1',
           port: target.port,
           proto,
+          // The users count each message a `delivered` line covers ("n"), not one a line.
+          batched: target.kind === 'min-batched',
           users: parts[i],
           password: PASSWORD,
           countOnly,

@@ -7,8 +7,12 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dir, '..', '..');
 
 export interface Target {
-  /** server: chat; relay: bench/relay.ts; min: bench/floors/min-server.ts (chat's protocol, minimal); irc: ngIRCd (bench/lib/ngircd.ts). */
-  readonly kind: 'server' | 'relay' | 'min' | 'irc';
+  /**
+   * server: chat; relay: bench/relay.ts; min: bench/floors/min-server.ts (chat's protocol, minimal);
+   * min-batched: the same with one `delivered` line for the messages one ack covers from one sender;
+   * irc: ngIRCd (bench/lib/ngircd.ts).
+   */
+  readonly kind: 'server' | 'relay' | 'min' | 'min-batched' | 'irc';
   readonly port: number;
   /** The web client's port, when started with `web`. */
   readonly webPort?: number;
@@ -69,7 +73,7 @@ function stallsProbe(): string[] {
   return process.env.BENCH_STALLS ? ['--preload', join(ROOT, 'bench/stalls-probe.ts')] : [];
 }
 
-export async function startTarget(kind: 'server' | 'relay' | 'min', options: TargetOptions): Promise<Target> {
+export async function startTarget(kind: 'server' | 'relay' | 'min' | 'min-batched', options: TargetOptions): Promise<Target> {
   const root = options.root ?? ROOT;
   const db = join(options.dir, 'chat.db');
   const log = join(options.dir, `${kind}.log`);
@@ -116,7 +120,9 @@ export async function startTarget(kind: 'server' | 'relay' | 'min', options: Tar
           ...(options.web ? ['--web', '0'] : []),
           ]),
         ]
-      : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, kind === 'min' ? 'bench/floors/min-server.ts' : 'bench/relay.ts'), '0'];
+      : kind === 'relay'
+        ? [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/relay.ts'), '0']
+        : [...(options.wrap ?? []), process.execPath, ...profile, join(ROOT, 'bench/floors/min-server.ts'), '0', ...(kind === 'min-batched' ? ['batched'] : [])];
   // env: as it is now (bench/stalls.ts sets BENCH_STALLS and BUN_JSC_logGC while it runs), plus
   // BENCH_SERVER_ENV="NAME=VALUE ..." for the server (relay, min-server) alone: a runtime setting tried on the
   // server without changing the load generators, e.g. BENCH_SERVER_ENV=MIMALLOC_PURGE_DELAY=-1.

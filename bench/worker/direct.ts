@@ -56,6 +56,21 @@ export const directLine: LineHandler = (c, line) => {
   }
 };
 
+/**
+ * chat's protocol with batched `delivered` lines (bench/floors/min-server.ts `batched`): one line
+ * covers "n" messages (absent: 1). Otherwise as directLine, which stays as it was for chat.
+ */
+const batchedDirectLine: LineHandler = (c, line) => {
+  if (line.startsWith('{"type":"ok"') && line.includes('"code":"delivered"')) {
+    const n = field(line, '"n":');
+    const k = n < 0 ? 1 : n;
+    c.inflight -= k;
+    c.delivered += k;
+  } else {
+    directLine(c, line);
+  }
+};
+
 // IRC has no delivery confirmation. The analogue of `delivered`: the recipient, in this same
 // process, has the message; the sender's window opens then, with no reply crossing the server.
 const ircDirectLine: LineHandler = (c, line) => {
@@ -94,7 +109,7 @@ function ackAndRefill(c: Client): void {
 function toDirectMode(list: readonly Client[]): void {
   for (const c of list) {
     c.countOnly = false;
-    c.onLine = state.proto === 'irc' ? ircDirectLine : directLine;
+    c.onLine = state.proto === 'irc' ? ircDirectLine : state.batched ? batchedDirectLine : directLine;
     c.afterChunk = state.proto === 'irc' ? refillPeer : ackAndRefill;
   }
 }

@@ -18,6 +18,8 @@ export const state = {
   /** What the users speak: chat's protocol, the bare relay's pairing, or IRC (ngIRCd). */
   proto: 'chat' as 'chat' | 'relay' | 'irc',
   relay: false,
+  /** The server sends one `delivered` line for several messages, with their count in "n" (min-server's batched variant). */
+  batched: false,
   histogram: undefined as ReturnType<typeof newHistogram> | undefined,
   lastError: '',
 };
@@ -36,6 +38,7 @@ export async function setup(m: Msg): Promise<object> {
   port = m.port as number;
   state.proto = (m.proto as typeof state.proto | undefined) ?? 'chat';
   state.relay = state.proto === 'relay';
+  state.batched = m.batched === true;
   const users = m.users as string[];
   const countOnly = m.countOnly === true;
   const fresh = users.map((name) => new Client(name));
