@@ -8,6 +8,7 @@
 
 import type { Socket } from 'bun';
 import { Outbox, TurnFlusher } from '../src/util/outbox.ts';
+import { completeLines } from './lib/complete-lines.ts';
 
 interface Peer {
   outbox: Outbox;
@@ -37,18 +38,9 @@ const listener = Bun.listen<Peer>({
     },
     data(socket, chunk) {
       const peer = socket.data;
-      let bytes: Uint8Array = chunk;
-      if (peer.partial) {
-        const joined = new Uint8Array(peer.partial.length + chunk.length);
-        joined.set(peer.partial);
-        joined.set(chunk, peer.partial.length);
-        bytes = joined;
-        peer.partial = null;
-      }
-      const last = bytes.lastIndexOf(0x0a);
-      if (last < bytes.length - 1) peer.partial = bytes.slice(last + 1);
-      if (last < 0) return;
-      let text = decoder.decode(bytes.subarray(0, last + 1));
+      const bytes = completeLines(peer, chunk);
+      if (bytes === null) return;
+      let text = decoder.decode(bytes);
       if (!peer.paired) {
         const nl = text.indexOf('\n');
         const key = text.slice(0, nl).replace(/^pair /, '');

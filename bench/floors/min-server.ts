@@ -30,6 +30,7 @@
 
 import type { Socket } from 'bun';
 import { Outbox, TurnFlusher } from '../../src/util/outbox.ts';
+import { completeLines } from '../lib/complete-lines.ts';
 
 interface Session {
   name: string;
@@ -147,18 +148,9 @@ const listener = Bun.listen<Session>({
     },
     data(socket, chunk) {
       const s = socket.data;
-      let bytes: Uint8Array = chunk;
-      if (s.partial) {
-        const joined = new Uint8Array(s.partial.length + chunk.length);
-        joined.set(s.partial);
-        joined.set(chunk, s.partial.length);
-        bytes = joined;
-        s.partial = null;
-      }
-      const lastLf = bytes.lastIndexOf(0x0a);
-      if (lastLf < bytes.length - 1) s.partial = bytes.slice(lastLf + 1);
-      if (lastLf < 0) return;
-      const text = decoder.decode(bytes.subarray(0, lastLf + 1));
+      const bytes = completeLines(s, chunk);
+      if (bytes === null) return;
+      const text = decoder.decode(bytes);
       at = Date.now();
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
