@@ -22,6 +22,17 @@ export interface PartialLine {
   partial: Uint8Array | null;
 }
 
+/** `chunk` after the unfinished line `reader` kept (which it then no longer holds). */
+export function withPartial(reader: PartialLine, chunk: Uint8Array): Uint8Array {
+  const partial = reader.partial;
+  if (!partial) return chunk;
+  reader.partial = null;
+  const bytes = new Uint8Array(partial.length + chunk.length);
+  bytes.set(partial);
+  bytes.set(chunk, partial.length);
+  return bytes;
+}
+
 /**
  * Returns the complete lines in `chunk` (without LF or a trailing CR), keeping the unfinished tail
  * in `reader.partial`; throws LineTooLongError. A function of the reader's one field rather than
@@ -29,13 +40,7 @@ export interface PartialLine {
  * each (memory per idle user, B3).
  */
 export function splitLines(reader: PartialLine, chunk: Uint8Array, limit = MAX_LINE_BYTES): Line[] {
-  let bytes = chunk;
-  if (reader.partial) {
-    bytes = new Uint8Array(reader.partial.length + chunk.length);
-    bytes.set(reader.partial);
-    bytes.set(chunk, reader.partial.length);
-    reader.partial = null;
-  }
+  const bytes = withPartial(reader, chunk);
   const lastLf = bytes.lastIndexOf(LF);
   const rest = bytes.subarray(lastLf + 1);
   if (rest.length > limit) throw new LineTooLongError(limit);
