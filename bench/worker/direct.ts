@@ -114,7 +114,8 @@ function toDirectMode(list: readonly Client[]): void {
   }
 }
 
-export async function direct(m: Msg): Promise<object> {
+/** The users of `m` in direct mode, counters reset, `window` and the body set: a run starts. */
+function startDirect(m: Msg): Client[] {
   const list = activeClients(m);
   window = m.window as number;
   body = pad(m.bodyChars as number);
@@ -123,6 +124,11 @@ export async function direct(m: Msg): Promise<object> {
   resetCounters(list);
   toDirectMode(list);
   running = true;
+  return list;
+}
+
+export async function direct(m: Msg): Promise<object> {
+  const list = startDirect(m);
   // (On IRC this only fills the window: nothing is ever acked.)
   for (const c of list) ackAndRefill(c);
   flusher.request();
@@ -149,15 +155,8 @@ export async function direct(m: Msg): Promise<object> {
 
 /** Each user sends exactly `perUser` messages to its partner, `window` in flight; resolves when all are answered. */
 export async function directCount(m: Msg): Promise<object> {
-  const list = activeClients(m);
-  window = m.window as number;
   sendLimit = m.perUser as number;
-  body = pad(m.bodyChars as number);
-  state.histogram = undefined;
-  state.lastError = '';
-  resetCounters(list);
-  toDirectMode(list);
-  running = true;
+  const list = startDirect(m);
   const t0 = nowMs();
   for (const c of list) ackAndRefill(c);
   const drained = await (async () => {
