@@ -256,3 +256,19 @@ export async function allArrived(senders: readonly Sender[], user: string, conns
     await last.more(last.lines.length, deadline - Date.now());
   }
 }
+
+/**
+ * The end of a fault run: every recipient logs in again — ONLINE users on the other node than
+ * before, OFFLINE users for the first time — is given what was stored, and every message is counted.
+ */
+export async function logInAgainAndCount(senders: readonly Sender[], connections: Map<string, RawClient[]>, ports: readonly number[]): Promise<Count> {
+  for (const [i, user] of ONLINE.entries()) {
+    const old = connections.get(user)?.at(-1) as RawClient;
+    old.end();
+    await old.waitClosed(5000);
+    connections.get(user)?.push(await logIn(ports[1 - i] as number, user));
+  }
+  for (const [i, user] of OFFLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
+  for (const [user, conns] of connections) await allArrived(senders, user, conns);
+  return count(senders, connections);
+}

@@ -14,7 +14,7 @@ import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
-import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, OFFLINE, ONLINE, Sender, SENDERS, type Count, until } from './fault-kit.ts';
+import { describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, logInAgainAndCount, OFFLINE, ONLINE, Sender, SENDERS, type Count, until } from './fault-kit.ts';
 
 /** Even rounds stop PostgreSQL abruptly and start it again; odd ones stall it (SIGSTOP, then SIGCONT). */
 const ROUNDS = 4;
@@ -97,15 +97,7 @@ describe.skipIf(skip)('CLU-4 PostgreSQL stopped abruptly and started again, unde
       notes.push(`round ${round} (${stall ? 'stalled' : 'stopped'}): ${toOnline.reduce((n, s) => n + s.heard('delivered', downAt) - s.heard('delivered', restartingAt), 0)} delivered while down, ${waited.length} waited for it to be back to be told stored (the last ${Math.max(0, ...waited)} ms after)`);
     }
     // Everyone who was sent something logs in again (on the other node) and is given what was stored.
-    for (const [i, user] of ONLINE.entries()) {
-      const old = connections.get(user)?.at(-1) as RawClient;
-      old.end();
-      await old.waitClosed(5000);
-      connections.get(user)?.push(await logIn(ports[1 - i] as number, user));
-    }
-    for (const [i, user] of OFFLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
-    for (const [user, conns] of connections) await allArrived(senders, user, conns);
-    const c = count(senders, connections);
+    const c = await logInAgainAndCount(senders, connections, ports);
     counted = c;
     console.log(describeCount(`CLU-4 postgres-restart (${ROUNDS} rounds)`, c, `${notes.join('; ')}; ${sentWhileDown} sent to offline users while it was down, ${storedWhileDown} of them told stored before it was back; a login while down: ${JSON.stringify(loginsWhileDown[0])}`));
     for (const [, sender] of senderClients) sender.kill();

@@ -15,7 +15,7 @@ import { freePort } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { tempDir } from '../helpers/test-server.ts';
-import { allArrived, count, describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, OFFLINE, ONLINE, Sender, SENDERS, type Count, until } from './fault-kit.ts';
+import { describeCount, FAULT_CREDENTIALS, FAULT_PASSWORDS, faultNodes, logIn, logInAgainAndCount, OFFLINE, ONLINE, Sender, SENDERS, type Count, until } from './fault-kit.ts';
 
 const ROUNDS = 3;
 
@@ -127,15 +127,7 @@ describe.skipIf(skip)('CLU-4 Redis killed and started again empty, under load', 
     await Promise.all(senders.map((s) => s.stop()));
     probe.kill();
     // Everyone who was sent something logs in again (on the other node) and is given what was stored.
-    for (const [i, user] of ONLINE.entries()) {
-      const old = connections.get(user)?.at(-1) as RawClient;
-      old.end();
-      await old.waitClosed(5000);
-      connections.get(user)?.push(await logIn(ports[1 - i] as number, user));
-    }
-    for (const [i, user] of OFFLINE.entries()) connections.get(user)?.push(await logIn(ports[i] as number, user));
-    for (const [user, conns] of connections) await allArrived(senders, user, conns);
-    const c = count(senders, connections);
+    const c = await logInAgainAndCount(senders, connections, ports);
     counted = c;
     // The messages unanswered when Redis was started again (sent before, or while it was down), and
     // how long after the restart the last of them was answered: the nodes hand them again at the

@@ -11,7 +11,7 @@ import { ENGINE_START_MS } from '../helpers/engines.ts';
 import { useEngines } from '../helpers/use-engines.ts';
 import { trackServersAndClients } from '../helpers/cleanup.ts';
 import { as, PASSWORDS, RawClient } from '../helpers/raw-client.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { startTestServer } from '../helpers/test-server.ts';
 import { until } from './fault-kit.ts';
 
 const engines = useEngines(import.meta.path);
@@ -19,23 +19,26 @@ const { skip } = engines;
 
 const { servers, clients } = trackServersAndClients();
 
+/** Two nodes on one store and Redis: leia logged in on n1 (with the accounts), hans on n2 watching her; n1's session calls. */
+async function twoNodes(prefix: string) {
+  const url = await engines.pg.createDatabase();
+  const a = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n1', prefix } });
+  servers.push(a);
+  const b = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n2', prefix }, credentials: '' });
+  servers.push(b);
+  const hans = await as(b.port, 'hans');
+  clients.push(hans);
+  const leia = await as(a.port, 'leia');
+  await hans.presence('leia', true);
+  const sessions = a.server.cluster?.node.sessions;
+  if (!sessions) throw new Error('n1 is not in a cluster');
+  return { a, b, hans, leia, sessions };
+}
+
 describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', () => {
   test('is released once Redis answers: the name logs in again on another node, and the other node hears the logout', async () => {
-    const url = await engines.pg.createDatabase();
-    const node = async (name: string, credentials?: string) => {
-      const s = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: name, prefix: 'owed:' }, ...(credentials !== undefined && { credentials }) });
-      servers.push(s);
-      return s;
-    };
-    const a = await node('n1');
-    const b = await node('n2', '');
-    const hans = await as(b.port, 'hans');
-    clients.push(hans);
-    const leia = await as(a.port, 'leia');
-    await hans.presence('leia', true);
+    const { a, b, hans, leia, sessions } = await twoNodes('owed:');
     // n1's next release meets Redis unreachable (Redis itself keeps the session).
-    const sessions = a.server.cluster?.node.sessions;
-    if (!sessions) throw new Error('n1 is not in a cluster');
     const release = sessions.release.bind(sessions);
     let failures = 1;
     sessions.release = (user, options) => (failures-- > 0 ? Promise.reject(new RedisUnavailableError('no answer to EVALSHA in 1000 ms')) : release(user, options));
@@ -56,18 +59,8 @@ describe.skipIf(skip)('CLU-4 a session that ends while Redis cannot be told', ()
   }, ENGINE_START_MS);
 
   test('a login of the same name meanwhile that fails does not cancel the owed release', async () => {
-    const url = await engines.pg.createDatabase();
-    const a = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n1', prefix: 'owed2:' } });
-    servers.push(a);
-    const b = await startTestServer({ store: url, cluster: { url: engines.redis.url, node: 'n2', prefix: 'owed2:' }, credentials: '' });
-    servers.push(b);
-    const hans = await as(b.port, 'hans');
-    clients.push(hans);
-    const leia = await as(a.port, 'leia');
-    await hans.presence('leia', true);
+    const { a, b, hans, leia, sessions } = await twoNodes('owed2:');
     // n1 cannot reach Redis for its session calls until `down` is cleared (Redis itself keeps everything).
-    const sessions = a.server.cluster?.node.sessions;
-    if (!sessions) throw new Error('n1 is not in a cluster');
     const [release, claim] = [sessions.release.bind(sessions), sessions.claim.bind(sessions)];
     let down = true;
     const unreachable = () => Promise.reject(new RedisUnavailableError('no answer to EVALSHA in 1000 ms'));
